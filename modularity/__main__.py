@@ -1,0 +1,85 @@
+"""Command line: ``python -m modularity {run, list, book, data, bench}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from modularity.data.root import DataError
+from modularity.parameters import ParameterError, parse_override
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m modularity", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute a notebook at a preset (published unless -p is given)")
+    run.add_argument("notebook")
+    run.add_argument("--preset", default="cpu")
+    run.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="override one parameter; the run then goes to runs_local/, never book/runs/")
+
+    sub.add_parser("list", help="notebooks, presets and whether their published runs are fresh")
+
+    book = sub.add_parser("book", help="rerun stale or missing cpu runs, then build the book strictly")
+    book.add_argument("--no-rerun", action="store_true", help="build from the published runs as they are")
+
+    data = sub.add_parser("data", help="manage the data root")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    prepare = data_sub.add_parser("prepare", help="link and verify datasets from a local copy")
+    prepare.add_argument("--from", dest="source", required=True, help="folder holding mnist/, scan/, …")
+    data_sub.add_parser("where", help="print the data root")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from modularity import runner
+
+            overrides = {}
+            for name, value in args.p:
+                if name in overrides:
+                    raise ParameterError(f"parameter {name!r} given twice")
+                overrides[name] = parse_override(value)
+            return runner.main_run(args.notebook, args.preset, overrides)
+        if args.command == "list":
+            from modularity import runner
+
+            for row in runner.run_table():
+                wall = f"{row['wall_time_s'] / 60:.1f} min" if row.get("wall_time_s") else ""
+                print(f"{row['notebook']:<24} {row['preset']:<10} {row['status']:<40} {wall:>9} "
+                      f"{row.get('device') or '':<6} {row.get('commit') or ''}")
+            return 0
+        if args.command == "book":
+            from modularity import book
+
+            return book.build(rerun=not args.no_rerun)
+        if args.command == "data":
+            from modularity.data import root
+
+            if args.data_command == "where":
+                print(root.data_root())
+                return 0
+            for name, status in root.prepare(args.source).items():
+                print(f"{name:<16} {status}")
+            return 0
+    except (ParameterError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished seeds are cached and a rerun resumes from them", file=sys.stderr)
+        return 130
+    except Exception as error:
+        from modularity.runner import RunError
+
+        if isinstance(error, RunError):
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Differentiable binary weight masks (Csordás et al., ICLR 2021; spec weight_masks.md §1).
+
+One logit per masked scalar weight, initialised to 2. During mask training every forward call draws K hard
+Gumbel-sigmoid (logistic-noise) samples per masked tensor; sample k multiplies the frozen weight for the
+k-th contiguous chunk of the batch, and the gradient flows straight through the soft sample. The final
+mask is ``logit > 0``. Masks are keyed by the model's fully-qualified parameter names and are stored apart
+from the weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping
+
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from modularity.mask_algebra import Mask
+
+MASK_INIT = 2.0
+
+
+def masked_parameter_names(
+    model: nn.Module, *, mask_biases: bool = False, mask_layernorm: bool = True
+) -> list[str]:
+    """Names of the parameters a mask covers (spec §1.8).
+
+    Embeddings are never masked; biases only when ``mask_biases``; LayerNorm γ and β follow
+    ``mask_layernorm`` whatever their names (the original masks LayerNorm β although torch calls it bias).
+    """
+    names = []
+    for module_name, module in model.named_modules():
+        for param_name, _ in module.named_parameters(recurse=False):
+            full = f"{module_name}.{param_name}" if module_name else param_name
+            if isinstance(module, nn.Embedding) or "embedding" in full:
+                continue
+            if isinstance(module, nn.LayerNorm):
+                if mask_layernorm:
+                    names.append(full)
+                continue
+            if "bias" in param_name and not mask_biases:
+                continue
+            names.append(full)
+    return names
+
+
+class _HardConcreteSample(torch.autograd.Function):
+    """K hard logistic-noise samples of a mask, applied to a weight, with the straight-through gradient.
+
+    For a uniform u the noise is g = log u − log(1−u); the hard sample is 1[l + g > 0] = 1[u > σ(−l)] and
+    the soft sample is s = σ(l + g) = u·σ(l) / (u·σ(l) + (1−u)·σ(−l)). Only u is stored; s(1−s) is
+    recomputed in the backward without any transcendental function on the K×N sampled elements.
+    """
+
+    @staticmethod
+    def forward(ctx, weight, logit, uniform):
+        p, q = torch.sigmoid(logit), torch.sigmoid(-logit)
+        hard = uniform > q
+        ctx.save_for_backward(weight, p, q, uniform)
+        return weight * hard
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        weight, p, q, uniform = ctx.saved_tensors
+        grad_weight = grad_logit = None
+        if ctx.needs_input_grad[1]:
+            up = uniform * p
+            vq = (1 - uniform) * q
+            soft_slope = up * vq / (up + vq).square().clamp_min(1e-30)  # s(1−s)
+            grad_logit = (grad_out * soft_slope).sum(0) * weight
+        if ctx.needs_input_grad[0]:
+            grad_weight = (grad_out * (uniform > q)).sum(0)
+        return grad_weight, grad_logit, None
+
+
+def sample_masked_weights(weight: torch.Tensor, logit: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """``[K, *weight.shape]``: the weight times K independent hard mask samples (fresh on every call)."""
+    uniform = torch.rand((n_samples, *logit.shape), device=logit.device, dtype=logit.dtype)
+    return _HardConcreteSample.apply(weight, logit, uniform)
+
+
+class MaskLogits(nn.Module):
+    """The trainable logits of one mask stage, keyed by parameter name."""
+
+    def __init__(self, shapes: Mapping[str, torch.Size], init: float = MASK_INIT, device=None):
+        super().__init__()
+        self.names = list(shapes)
+        self.logits = nn.ParameterList(
+            nn.Parameter(torch.full(tuple(shape), float(init), device=device)) for shape in shapes.values()
+        )
+
+    @classmethod
+    def for_model(cls, model: nn.Module, names: Iterable[str], init: float = MASK_INIT) -> "MaskLogits":
+        params = dict(model.named_parameters())
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise KeyError(f"model has no parameter(s) {missing}")
+        device = next(iter(params.values())).device
+        return cls({n: params[n].shape for n in names}, init=init, device=device)
+
+    def items(self) -> Iterator[tuple[str, nn.Parameter]]:
+        return zip(self.names, self.logits)
+
+    def penalty(self) -> torch.Tensor:
+        """Σ of all raw logits (the regulariser of spec §1.5; the caller scales it by β/B)."""
+        return sum(logit.sum() for logit in self.logits)
+
+    def binary(self) -> Mask:
+        """The final deterministic mask: logit > 0."""
+        return Mask({name: (logit.detach() > 0).cpu() for name, logit in self.items()})
+
+    def probabilities(self) -> dict[str, torch.Tensor]:
+        return {name: torch.sigmoid(logit.detach()).cpu() for name, logit in self.items()}
+
+    def copy_from(self, other: "MaskLogits", names: Iterable[str]) -> None:
+        """Copy some tensors' logits from another stage (e.g. a frozen output layer)."""
+        own = dict(self.items())
+        for name, logit in other.items():
+            if name in names:
+                own[name].data.copy_(logit.data)
+
+    def save(self, path: str | Path) -> None:
+        torch.save({name: logit.detach().cpu() for name, logit in self.items()}, path)
+
+    @classmethod
+    def load(cls, path: str | Path, device=None) -> "MaskLogits":
+        tensors = torch.load(path, map_location="cpu", weights_only=True)
+        logits = cls({n: t.shape for n, t in tensors.items()}, device=device)
+        for (name, param) in logits.items():
+            param.data.copy_(tensors[name])
+        return logits
+
+
+def forward_with_samples(
+    model: nn.Module,
+    logits: MaskLogits,
+    inputs: torch.Tensor,
+    n_samples: int,
+    frozen: Iterable[str] = (),
+):
+    """Run ``model`` on a batch with ``n_samples`` fresh mask samples, one per contiguous batch chunk.
+
+    All K samples go through the model in one vmapped call (batched matmuls, grouped ops), never a Python
+    loop over samples. Tensors named in ``frozen`` use their deterministic mask (logit > 0) instead.
+    """
+    batch = inputs.shape[0]
+    if batch % n_samples:
+        raise ValueError(f"batch size {batch} is not divisible by the number of mask samples {n_samples}")
+    params = dict(model.named_parameters())
+    weights = {}
+    for name, logit in logits.items():
+        if name in frozen:
+            weights[name] = (params[name] * (logit.detach() > 0)).expand(n_samples, *logit.shape)
+        else:
+            weights[name] = sample_masked_weights(params[name], logit, n_samples)
+    chunks = inputs.reshape(n_samples, batch // n_samples, *inputs.shape[1:])
+
+    def run_chunk(chunk_weights, chunk):
+        return functional_call(model, chunk_weights, (chunk,), strict=False)
+
+    out = vmap(run_chunk, randomness="different")(weights, chunks)
+    return torch.utils._pytree.tree_map(lambda t: t.reshape(batch, *t.shape[2:]), out)
+
+
+@contextlib.contextmanager
+def applied(model: nn.Module, mask: Mask, *, inverse: bool = False):
+    """Temporarily multiply the model's masked tensors by ``mask`` (or ``1 − mask``); restores in finally.
+
+    Tensors the mask does not name are left intact, so a mask of a subset of tensors is a partial mask.
+    """
+    params = dict(model.named_parameters())
+    unknown = [n for n in mask.names if n not in params]
+    if unknown:
+        raise KeyError(f"mask names parameters the model does not have: {unknown}")
+    saved = {}
+    try:
+        with torch.no_grad():
+            for name, keep in mask.items():
+                param = params[name]
+                saved[name] = param.detach().clone()
+                keep = keep.to(param.device)
+                param.mul_(~keep if inverse else keep)
+        yield model
+    finally:
+        with torch.no_grad():
+            for name, original in saved.items():
+                params[name].copy_(original)
+
+
+def frozen_weights(model: nn.Module) -> Callable[[], None]:
+    """Set ``requires_grad=False`` on every weight; returns a function that restores the flags.
+
+    The original keeps weight gradients on and clips them together with the mask gradients (spec §5.6);
+    here only mask gradients exist and are clipped — a documented deviation.
+    """
+    flags = {p: p.requires_grad for p in model.parameters()}
+    for p in flags:
+        p.requires_grad_(False)
+    return lambda: [p.requires_grad_(f) for p, f in flags.items()]
+
+
+def train_mask(
+    model: nn.Module,
+    logits: MaskLogits,
+    batch_at_step: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
+    task_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    n_steps: int,
+    beta: float,
+    penalty_batch_size: int,
+    lr: float = 1e-2,
+    n_samples: int = 4,
+    clip: float | None = 1.0,
+    frozen: Iterable[str] = (),
+    desc: str = "mask",
+    checkpoint=None,
+    progress: bool = True,
+) -> list[float]:
+    """Train one stage's logits on frozen weights (spec §1.5–1.6).
+
+    Loss = task loss of the K-sample masked network + (β / B)·Σ logits, with B the *base* batch size
+    (``penalty_batch_size``); Adam on the logits only. The model is in eval mode (dropout off, BatchNorm on
+    running statistics) while the masks are sampled.
+    """
+    from modularity.train import fit
+
+    frozen = set(frozen)
+    trainable = [logit for name, logit in logits.items() if name not in frozen]
+    scale = beta / penalty_batch_size
+    was_training = model.training
+    model.eval()
+    restore_flags = frozen_weights(model)
+
+    def loss_at_step(step: int) -> torch.Tensor:
+        inputs, targets = batch_at_step(step)
+        out = forward_with_samples(model, logits, inputs, n_samples, frozen=frozen)
+        return task_loss(out, targets) + scale * logits.penalty()
+
+    try:
+        return fit(trainable, loss_at_step, n_steps, lr=lr, clip=clip, desc=desc, checkpoint=checkpoint,
+                   progress=progress)
+    finally:
+        restore_flags()
+        model.train(was_training)

@@ -1,0 +1,123 @@
+"""A notebook's parameters cell, its presets, and the checking of every value a user passes in.
+
+The parameters cell is one flat block of annotated assignments, ``name: type = value  # comment``, with
+types int, float, bool, str or list[...] of those. Presets and ``-p`` overrides may only name declared
+parameters, with values of the declared type (an int is accepted where a float is declared).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+SCALARS = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML that reads ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)
+
+
+def _yaml(text: str):
+    return yaml.load(text, Loader=_Loader)
+
+
+class ParameterError(ValueError):
+    """A bad notebook, preset or parameter; the message is meant for the user as is."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str  # "int", "float", "bool", "str", "list[int]", ...
+    default: object
+    comment: str
+
+
+def parameters_cell(source: str) -> str:
+    """The body of the ``# %% tags=["parameters"]`` cell of a jupytext percent-format source."""
+    cells = re.split(r"^# %%", source, flags=re.M)
+    tagged = [c for c in cells if re.match(r"[^\n]*tags=\[[^\]]*[\"']parameters[\"']", c)]
+    if len(tagged) != 1:
+        raise ParameterError(f"a notebook needs exactly one parameters cell, found {len(tagged)}")
+    return tagged[0].split("\n", 1)[1] if "\n" in tagged[0] else ""
+
+
+def declared_parameters(source: str) -> dict[str, Parameter]:
+    """Parse the parameters cell into ``name → Parameter``."""
+    body = parameters_cell(source)
+    lines = body.splitlines()
+    params = {}
+    for node in ast.parse(body).body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value):
+            raise ParameterError(f"parameters cell line {node.lineno}: expected `name: type = value  # comment`")
+        type_name = ast.unparse(node.annotation)
+        _check_type_name(node.target.id, type_name)
+        default = ast.literal_eval(node.value)
+        line = lines[node.lineno - 1]
+        if line.count("=") != 1 or node.end_lineno != node.lineno:
+            raise ParameterError(f"parameters cell line {node.lineno}: one `=` per line and one line per "
+                                 f"parameter (papermill cannot parse more): {line.strip()!r}")
+        comment = line.split("#", 1)[1].strip() if "#" in line else ""
+        params[node.target.id] = Parameter(node.target.id, type_name, coerce(node.target.id, type_name, default),
+                                           comment)
+    return params
+
+
+def _check_type_name(name: str, type_name: str) -> None:
+    inner = type_name[5:-1] if type_name.startswith("list[") else type_name
+    if inner not in SCALARS:
+        raise ParameterError(f"parameter {name!r} has unsupported type {type_name!r}")
+
+
+def coerce(name: str, type_name: str, value):
+    """``value`` as ``type_name``, or a ParameterError that says what was expected."""
+    if type_name.startswith("list["):
+        if isinstance(value, str):
+            value = [_yaml(v) for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ParameterError(f"parameter {name!r} expects {type_name}, got {value!r}")
+        return [coerce(name, type_name[5:-1], v) for v in value]
+    expected = SCALARS[type_name]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ParameterError(f"parameter {name!r} expects {type_name}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def parse_override(text: str):
+    """A ``-p name value`` string as YAML (``5`` → int, ``1e-3`` → float, ``[1, 2]`` → list)."""
+    try:
+        return _yaml(text)
+    except yaml.YAMLError:
+        return text
+
+
+def load_presets(path: Path) -> dict[str, dict[str, dict]]:
+    with open(path) as handle:
+        presets = _yaml(handle.read()) or {}
+    return {nb: {p: dict(v or {}) for p, v in sets.items()} for nb, sets in presets.items()}
+
+
+def resolve(declared: dict[str, Parameter], preset_values: dict, overrides: dict) -> dict:
+    """Defaults, then the preset, then overrides; unknown names and wrong types are refused."""
+    values = {name: p.default for name, p in declared.items()}
+    for origin, given in (("preset", preset_values), ("override", overrides)):
+        for name, value in given.items():
+            if name not in declared:
+                raise ParameterError(
+                    f"unknown parameter {name!r} ({origin}); declared: {', '.join(sorted(declared))}"
+                )
+            values[name] = coerce(name, declared[name].type, value)
+    return values

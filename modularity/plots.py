@@ -1,0 +1,45 @@
+"""Figures in one style; every function returns a matplotlib Figure (the notebook displays it)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+
+
+def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, *, ylabel: str, title: str = "",
+                 percent: bool = True, order=None, hue_order=None, ax=None):
+    """Bars of the mean of ``y`` over seeds with sample-std error bars, grouped by ``x`` and ``hue``."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 4))
+    data = frame.assign(**{y: frame[y] * (100 if percent else 1)})
+    sns.barplot(data=data, x=x, y=y, hue=hue, order=order, hue_order=hue_order, ax=ax,
+                errorbar=("sd", 1), capsize=0.1, err_kws={"linewidth": 1})
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("")
+    if title:
+        ax.set_title(title)
+    if percent:
+        ax.set_ylim(0, 105)
+    ax.legend(title=None, fontsize="small", ncols=min(4, data[hue].nunique()))
+    return fig or ax.figure
+
+
+def heatmaps(matrices: dict[str, np.ndarray], *, rows, cols, title: str, fmt: str = ".1f", std=None,
+             cmap: str = "viridis", vmin=0, vmax=100):
+    """One annotated heat map per entry of ``matrices`` (values already in display units)."""
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.4 * len(matrices), 2.8), squeeze=False)
+    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+        annot = np.vectorize(lambda v: f"{v:{fmt}}")(matrix)
+        if std is not None and std.get(name) is not None:
+            annot = np.vectorize(lambda v, s: f"{v:{fmt}}\n±{s:{fmt}}")(matrix, std[name])
+        sns.heatmap(matrix, annot=annot, fmt="", xticklabels=cols, yticklabels=rows, cmap=cmap, vmin=vmin,
+                    vmax=vmax, cbar=False, ax=ax)
+        ax.set_title(name)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

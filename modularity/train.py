@@ -1,0 +1,114 @@
+"""The one training loop: Adam on a list of tensors, a loss per step, clipping, progress, checkpoints.
+
+Base training passes the model's parameters and a task loss; mask training passes the mask logits and the
+task loss of the masked network plus the logit penalty. Batches are a function of (seed, step), so a run
+resumed from a checkpoint sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+
+def choose_device(preference: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present; ``cpu`` / ``cuda`` force one."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but no GPU is visible to torch")
+    return torch.device(preference)
+
+
+def set_determinism(seed: int, deterministic: bool = False) -> None:
+    """Seed every generator; with ``deterministic`` also ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+
+
+class BatchIndices:
+    """Indices of a batch drawn i.i.d. with replacement, reproducible from (seed, step)."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, device=None):
+        if n_items <= 0:
+            raise ValueError("cannot draw batches from an empty dataset")
+        self.n_items, self.batch_size, self.seed = n_items, batch_size, seed
+        self.device = device
+        self._generator = torch.Generator()
+
+    def __call__(self, step: int) -> torch.Tensor:
+        self._generator.manual_seed(self.seed * 1_000_003 + step)
+        index = torch.randint(self.n_items, (self.batch_size,), generator=self._generator)
+        return index.to(self.device) if self.device is not None else index
+
+
+def fit(
+    tensors: Sequence[torch.Tensor],
+    loss_at_step: Callable[[int], torch.Tensor],
+    n_steps: int,
+    *,
+    lr: float,
+    clip: float | None = 1.0,
+    adam: dict | None = None,
+    desc: str = "train",
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1000,
+    progress: bool = True,
+) -> list[float]:
+    """Minimise ``loss_at_step(step)`` over ``tensors`` with a fresh Adam for ``n_steps`` updates.
+
+    With ``checkpoint`` set, the tensors, optimizer state and losses are saved every ``checkpoint_every``
+    steps and a run finding the file resumes from it; the file is removed when the loop finishes.
+    Returns the loss of every step.
+    """
+    tensors = list(tensors)
+    optimizer = torch.optim.Adam(tensors, lr=lr, **(adam or {}))
+    losses: list[float] = []
+    start = 0
+    checkpoint = Path(checkpoint) if checkpoint else None
+    if checkpoint and checkpoint.exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        with torch.no_grad():
+            for t, saved in zip(tensors, state["tensors"]):
+                t.copy_(saved)
+        optimizer.load_state_dict(state["optimizer"])
+        start, losses = state["step"], state["losses"]
+    progress = progress and os.environ.get("MODULARITY_PROGRESS", "1") != "0"
+    bar = tqdm(range(start, n_steps), desc=desc, initial=start, total=n_steps, disable=not progress,
+               mininterval=2.0, leave=False)
+    pending = []
+    for step in bar:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_at_step(step)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(tensors, clip)
+        optimizer.step()
+        pending.append(loss.detach())
+        if len(pending) == 100 or step == n_steps - 1:
+            losses.extend(torch.stack(pending).tolist())
+            pending = []
+            bar.set_postfix(loss=f"{losses[-1]:.3g}")
+        if checkpoint and (step + 1) % checkpoint_every == 0 and step + 1 < n_steps:
+            _save_checkpoint(checkpoint, tensors, optimizer, step + 1, losses + [p.item() for p in pending])
+    if checkpoint and checkpoint.exists():
+        checkpoint.unlink()
+    return losses
+
+
+def _save_checkpoint(path: Path, tensors, optimizer, step: int, losses: list[float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"tensors": [t.detach().cpu() for t in tensors], "optimizer": optimizer.state_dict(),
+                "step": step, "losses": losses}, tmp)
+    os.replace(tmp, path)
