@@ -18,13 +18,18 @@ import torch
 from modularity.data.root import data_root
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Modules that run, publish or display experiments but never change what one computes.
+NOT_COMPUTATION = {"__main__.py", "book.py", "cache.py", "glue.py", "parameters.py", "plots.py", "provenance.py",
+                   "runner.py"}
 
 
 @functools.lru_cache(maxsize=1)
 def code_hash() -> str:
-    """sha256 over the package's Python sources: any code change invalidates cached results."""
+    """sha256 over the package sources that compute results: changing them invalidates cached seeds."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        if path.parent == PACKAGE_DIR and path.name in NOT_COMPUTATION:
+            continue
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

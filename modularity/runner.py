@@ -109,14 +109,20 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
     import papermill
     import torch
 
+    from modularity.data.root import data_root
+
     overrides = overrides or {}
     source = notebook_source(name)
     params = resolved_parameters(name, preset, overrides)
+    data_root()  # a missing or unwritable data root fails here, before anything runs
     paths = run_paths(name, preset, overrides)
     LOCAL_RUNS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-{preset}-", dir=LOCAL_RUNS))
     source_nb, out_nb, prov = work / "source.ipynb", work / "executed.ipynb", work / "provenance.json"
-    jupytext.write(jupytext.reads(source, fmt="py:percent"), source_nb)
+    notebook = jupytext.reads(source, fmt="py:percent")
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    jupytext.write(notebook, source_nb)
     env_before = {k: os.environ.get(k) for k in (provenance.ENV, "MODULARITY_PROGRESS")}
     os.environ[provenance.ENV] = str(prov)
     os.environ["MODULARITY_PROGRESS"] = "0"

@@ -17,7 +17,7 @@
 # trained on two-digit addition and multiplication modulo 100 has *specialised* weights — a mask trained on
 # one operation keeps that operation working, and removing that mask's weights (its inverse) breaks that
 # operation while the other one keeps working. The paper shows this with a bar plot of accuracies
-# (Full, +, ¬+, *, ¬*), an operation confusion, the number of weights per layer in each mask and their
+# (`Full`, `+`, `¬+`, `*`, `¬*`), an operation confusion, the number of weights per layer in each mask and their
 # IoU per layer. We reproduce all four for a feed-forward network (FNN) and an LSTM.
 #
 # The method: after ordinary training, the weights are frozen and for each *stage* (control = both
@@ -88,8 +88,8 @@ for model_name in models:
 
 # %% [markdown]
 # ## Accuracy with each mask and its inverse
-# "+" keeps only the weights of the add mask, "¬+" removes them (every other weight stays); likewise for
-# "*". Full is the control mask trained on both operations. Bars are means over seeds, error bars one
+# `+` keeps only the weights of the add mask, `¬+` removes them (every other weight stays); likewise `*`
+# and `¬*` for the mul mask. `Full` is the control mask trained on both operations. Bars are means over seeds, error bars one
 # sample standard deviation.
 
 # %%

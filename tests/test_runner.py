@@ -1,0 +1,139 @@
+"""The runner and CLI: bad input gets a one-line error and never touches a published run."""
+
+import json
+
+import pytest
+
+from modularity import runner
+from modularity.__main__ import main
+from modularity.parameters import ParameterError, declared_parameters
+
+TINY = '''# %% [markdown]
+# # Tiny
+
+# %% tags=["parameters"]
+n: int = 3  # a count
+scale: float = 1.0  # a scale
+fail: bool = False  # raise on purpose
+
+# %%
+from modularity.glue import glue
+
+if fail:
+    raise RuntimeError("failing on purpose")
+glue("total", n * scale)
+'''
+
+PRESETS = """tiny:
+  smoke: {n: 1}
+  cpu: {n: 2, scale: 1.5e0}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, data_root):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "tiny.py").write_text(TINY)
+    (notebooks / "presets.yaml").write_text(PRESETS)
+    monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(runner, "PRESETS_FILE", notebooks / "presets.yaml")
+    monkeypatch.setattr(runner, "RUNS", tmp_path / "book" / "runs")
+    monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")
+    monkeypatch.setattr(runner, "REPO", tmp_path)
+    return tmp_path
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "nope"], "unknown notebook 'nope'"),
+    (["run", "tiny", "--preset", "huge"], "no preset 'huge'"),
+    (["run", "tiny", "-p", "bogus", "1"], "unknown parameter 'bogus'"),
+    (["run", "tiny", "-p", "n", "abc"], "parameter 'n' expects int"),
+    (["run", "tiny", "-p", "n", "1.5"], "parameter 'n' expects int"),
+    (["run", "tiny", "-p", "n", "1", "-p", "n", "2"], "given twice"),
+])
+def test_bad_input_is_one_clear_line(project, capsys, args, message):
+    code, err = cli(capsys, *args)
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1
+    assert not (project / "book" / "runs").exists()
+
+
+def test_unknown_preset_key_is_refused(project, capsys):
+    (project / "notebooks" / "presets.yaml").write_text("tiny:\n  smoke: {n: 1}\n  cpu: {bogus: 2}\n")
+    code, err = cli(capsys, "run", "tiny", "--preset", "cpu")
+    assert code == 2 and "unknown parameter 'bogus' (preset)" in err
+
+
+def test_missing_data_root(project, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MODULARITY_DATA", str(tmp_path / "does-not-exist"))
+    code, err = cli(capsys, "run", "tiny", "--preset", "cpu")
+    assert code == 2 and "does-not-exist" in err and "does not exist" in err
+
+
+def test_publish_override_staleness_and_failure(project, capsys):
+    code, _ = cli(capsys, "run", "tiny", "--preset", "cpu")
+    assert code == 0
+    published = project / "book" / "runs" / "tiny" / "cpu.ipynb"
+    manifest = json.loads((project / "book" / "runs" / "tiny" / "cpu.json").read_text())
+    assert manifest["metrics"] == {"total": 3.0}
+    assert manifest["parameters"] == {"n": 2, "scale": 1.5, "fail": False}
+    for key in ("source_sha256", "git", "torch_version", "hardware", "wall_time_s", "package_version"):
+        assert key in manifest
+    assert runner.staleness("tiny", "cpu") is None
+
+    # an override never lands in book/runs
+    code, _ = cli(capsys, "run", "tiny", "--preset", "cpu", "-p", "n", "5")
+    assert code == 0
+    local = list((project / "runs_local" / "tiny").glob("cpu-*.json"))
+    assert len(local) == 1 and json.loads(local[0].read_text())["metrics"] == {"total": 7.5}
+    # smoke runs are for tests: never published either
+    assert cli(capsys, "run", "tiny", "--preset", "smoke")[0] == 0
+    assert not (project / "book" / "runs" / "tiny" / "smoke.ipynb").exists()
+
+    # a failing notebook: non-zero exit, published run untouched, partial output kept
+    before = published.read_bytes()
+    source = project / "notebooks" / "tiny.py"
+    source.write_text(TINY.replace("fail: bool = False", "fail: bool = True"))
+    code, err = cli(capsys, "run", "tiny", "--preset", "cpu")
+    assert code == 1 and "failing on purpose" in err
+    assert published.read_bytes() == before
+    assert (project / "runs_local" / "tiny" / "cpu-failed.ipynb").exists()
+    assert runner.staleness("tiny", "cpu") == "notebook source changed"
+
+    source.write_text(TINY)
+    assert runner.staleness("tiny", "cpu") is None
+    (project / "notebooks" / "presets.yaml").write_text(PRESETS.replace("n: 2", "n: 4"))
+    assert runner.staleness("tiny", "cpu") == "parameters changed: n"
+    published.write_text(before.decode().replace("Tiny", "Edited"))
+    assert runner.staleness("tiny", "cpu") == "published notebook does not match its manifest"
+
+
+def test_list_shows_status(project, capsys):
+    assert cli(capsys, "list")[0] == 0
+
+
+def test_parameters_cell_rules():
+    source = '# %% tags=["parameters"]\nx: int = 1  # fine\ny: list[float] = [1, 2]  # ints become floats\n'
+    declared = declared_parameters(source)
+    assert declared["y"].default == [1.0, 2.0] and declared["x"].comment == "fine"
+    with pytest.raises(ParameterError, match="one `=` per line"):
+        declared_parameters('# %% tags=["parameters"]\nx: int = 1  # a = b\n')
+    with pytest.raises(ParameterError, match="unsupported type"):
+        declared_parameters('# %% tags=["parameters"]\nx: dict = {}  # no\n')
+    with pytest.raises(ParameterError, match="exactly one parameters cell"):
+        declared_parameters("# %%\nx = 1\n")
+
+
+def test_every_real_notebook_has_required_presets_with_declared_parameters():
+    for name in runner.notebook_names():
+        presets = runner.presets_of(name)
+        for required in runner.REQUIRED_PRESETS:
+            assert required in presets, f"{name} lacks preset {required}"
+        for preset in presets:
+            runner.resolved_parameters(name, preset)  # raises on unknown keys or wrong types

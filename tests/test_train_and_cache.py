@@ -1,0 +1,69 @@
+"""The training loop resumes exactly from a checkpoint; the per-seed cache computes each seed once."""
+
+import pytest
+import torch
+
+from modularity import cache
+from modularity.train import BatchIndices, fit
+
+
+def make_problem():
+    torch.manual_seed(0)
+    w = torch.zeros(3, requires_grad=True)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    draw = BatchIndices(64, 8, seed=7)
+
+    def loss_at(step):
+        index = draw(step)
+        return ((x[index] @ w - y[index]) ** 2).mean()
+
+    return w, loss_at
+
+
+def test_interrupted_fit_resumes_to_the_same_result(tmp_path):
+    w_full, loss_full = make_problem()
+    fit([w_full], loss_full, 20, lr=0.1, progress=False)
+
+    w, loss_at = make_problem()
+    checkpoint = tmp_path / "run.ckpt"
+
+    def crashing(step):
+        if step == 13:
+            raise KeyboardInterrupt
+        return loss_at(step)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit([w], crashing, 20, lr=0.1, checkpoint=checkpoint, checkpoint_every=5, progress=False)
+    assert checkpoint.exists()
+    w_resumed, loss_resumed = make_problem()
+    losses = fit([w_resumed], loss_resumed, 20, lr=0.1, checkpoint=checkpoint, checkpoint_every=5, progress=False)
+    assert len(losses) == 20
+    assert torch.equal(w_resumed, w_full)
+    assert not checkpoint.exists()
+
+
+def test_batches_depend_only_on_seed_and_step():
+    a, b = BatchIndices(100, 5, seed=1), BatchIndices(100, 5, seed=1)
+    b(3)
+    assert torch.equal(a(4), b(4)) and not torch.equal(a(4), a(5))
+
+
+def test_cached_computes_each_seed_once(data_root):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"value": torch.tensor(len(calls))}
+
+    first = cache.cached("demo", {"p": 1}, 0, compute)
+    again = cache.cached("demo", {"p": 1}, 0, compute)
+    other = cache.cached("demo", {"p": 2}, 0, compute)
+    assert len(calls) == 2 and first["value"] == again["value"] == 1 and other["value"] == 2
+
+
+def test_seed_store_round_trip(data_root):
+    store = cache.SeedStore("demo", {"p": 1}, 3)
+    assert store.load("base") is None
+    store.save("base", {"x": 1})
+    assert cache.SeedStore("demo", {"p": 1}, 3).load("base") == {"x": 1}
