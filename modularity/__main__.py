@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     book = sub.add_parser("book", help="rerun stale or missing cpu runs, then build the book strictly")
     book.add_argument("--no-rerun", action="store_true", help="build from the published runs as they are")
 
+    bench = sub.add_parser("bench", help="steps/s of base and mask training against a reference transcription")
+    bench.add_argument("--threads", type=int, default=2)
+    bench.add_argument("--quick", action="store_true", help="fewer steps (a rough check, not a measurement)")
+    bench.add_argument("--output", default="bench.json", help="where to write the JSON report")
+
     data = sub.add_parser("data", help="manage the data root")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     prepare = data_sub.add_parser("prepare", help="link and verify datasets from a local copy")
@@ -56,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             from modularity import book
 
             return book.build(rerun=not args.no_rerun)
+        if args.command == "bench":
+            from modularity import bench
+
+            return bench.main(args.threads, args.quick, args.output)
         if args.command == "data":
             from modularity.data import root
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from modularity import mask_kernels
 from modularity.mask_algebra import Mask
 
 MASK_INIT = 2.0
@@ -51,27 +52,23 @@ class _HardConcreteSample(torch.autograd.Function):
 
     For a uniform u the noise is g = log u − log(1−u); the hard sample is 1[l + g > 0] = 1[u > σ(−l)] and
     the soft sample is s = σ(l + g) = u·σ(l) / (u·σ(l) + (1−u)·σ(−l)). Only u is stored; s(1−s) is
-    recomputed in the backward without any transcendental function on the K×N sampled elements.
+    recomputed in the backward without any transcendental function on the K×N sampled elements
+    (``mask_kernels`` fuses both passes for large tensors).
     """
 
     @staticmethod
     def forward(ctx, weight, logit, uniform):
-        p, q = torch.sigmoid(logit), torch.sigmoid(-logit)
-        hard = uniform > q
-        ctx.save_for_backward(weight, p, q, uniform)
-        return weight * hard
+        ctx.save_for_backward(weight, logit, uniform)
+        return mask_kernels.run("forward", weight, logit, uniform)
 
     @staticmethod
     def backward(ctx, grad_out):
-        weight, p, q, uniform = ctx.saved_tensors
+        weight, logit, uniform = ctx.saved_tensors
         grad_weight = grad_logit = None
         if ctx.needs_input_grad[1]:
-            up = uniform * p
-            vq = (1 - uniform) * q
-            soft_slope = up * vq / (up + vq).square().clamp_min(1e-30)  # s(1−s)
-            grad_logit = (grad_out * soft_slope).sum(0) * weight
+            grad_logit = mask_kernels.run("backward", grad_out.contiguous(), uniform, logit, weight)
         if ctx.needs_input_grad[0]:
-            grad_weight = (grad_out * (uniform > q)).sum(0)
+            grad_weight = (grad_out * (uniform > torch.sigmoid(-logit))).sum(0)
         return grad_weight, grad_logit, None
 
 

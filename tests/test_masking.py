@@ -7,15 +7,9 @@ import torch
 from torch import nn
 
 from modularity import masking
+from modularity.bench import reference_hard_sample
 from modularity.mask_algebra import Mask
 from modularity.models.lstm import RepeatedInputLSTM
-
-
-def reference_hard_sample(logit, uniform):
-    """Spec §1.3 transcribed: g = log u − log(1−u), s = σ(l+g), m = s + stopgrad(1[s>0.5] − s)."""
-    noise = torch.log(uniform) - torch.log1p(-uniform)
-    soft = torch.sigmoid(logit + noise)
-    return soft + ((soft > 0.5).float() - soft).detach()
 
 
 def test_fast_sample_matches_reference_forward_and_gradient():
@@ -232,3 +226,17 @@ def test_train_mask_updates_only_logits_and_leaves_weights_frozen():
         assert torch.equal(param, before[name])
         assert param.requires_grad  # flags restored
     assert all((logit != 2.0).any() for logit in logits.logits)
+
+
+def test_fused_kernels_match_the_eager_formula(monkeypatch):
+    from modularity import mask_kernels
+
+    torch.manual_seed(6)
+    weight, logit = torch.randn(6, 5), torch.randn(6, 5) * 4
+    uniform, grad = torch.rand(4, 6, 5), torch.randn(4, 6, 5)
+    eager_forward = mask_kernels.masked_weight(weight, logit, uniform)
+    eager_backward = mask_kernels.logit_gradient(grad, uniform, logit, weight)
+    monkeypatch.setenv("MODULARITY_COMPILE", "1")
+    assert torch.equal(mask_kernels.run("forward", weight, logit, uniform), eager_forward)
+    torch.testing.assert_close(mask_kernels.run("backward", grad, uniform, logit, weight), eager_backward)
+    assert not mask_kernels._compile_failed, "torch.compile should work where a C++ compiler exists"

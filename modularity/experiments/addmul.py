@@ -7,6 +7,7 @@ and its inverse, the operation confusion, weights per layer, IoU / IoMin and the
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -87,6 +88,11 @@ def run_seed(settings: Settings, seed: int, device: torch.device, store=None, pr
     model = build_model(settings).to(device)
     checkpoint = store.checkpoint if store else (lambda stage: None)
 
+    started = time.time()
+
+    def report(stage: str) -> None:
+        print(f"{settings.model} seed {seed}: {stage} trained ({time.time() - started:.0f} s so far)", flush=True)
+
     base = store.load("base") if store else None
     if base is None:
         draw = batches(train, settings.batch_size, seed)
@@ -101,6 +107,7 @@ def run_seed(settings: Settings, seed: int, device: torch.device, store=None, pr
         base = {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "losses": losses}
         if store:
             store.save("base", base)
+        report("base network")
     model.load_state_dict(base["state"])
     model.eval()
 
@@ -120,6 +127,7 @@ def run_seed(settings: Settings, seed: int, device: torch.device, store=None, pr
             done = {"logits": {n: t.detach().cpu() for n, t in logits.items()}, "losses": losses}
             if store:
                 store.save(stage, done)
+            report(f"{stage} mask")
         masks[stage] = mask_algebra.Mask({n: t > 0 for n, t in done["logits"].items()})
         mask_losses[stage] = done["losses"]
         probabilities[stage] = torch.cat([torch.sigmoid(t).flatten() for t in done["logits"].values()])

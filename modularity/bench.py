@@ -1,0 +1,222 @@
+"""``python -m modularity bench``: steps per second of base and mask training, against a reference.
+
+The reference is a direct transcription of the spec's formula as the original code computes it (two
+uniforms per element, g = −log(log(u₁+ε)/log(u₀+ε)+ε), s = σ((l+g)/τ), m = s + stopgrad(1[s>0.5] − s), one
+batch chunk at a time, separate ops). Both are timed in the same run on the same model and batches, so the
+ratio is meaningful on a noisy machine. Each case runs in its own process so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.func import functional_call
+
+EPS = 1e-10
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # e.g. "fnn_2000x4"
+    hidden: tuple[int, ...]
+    mode: str  # "base", "mask", "mask_reference"
+    steps: int
+    warmup: int
+
+
+def reference_hard_sample(logit: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Spec §1.3 with one uniform: g = log u − log(1−u), s = σ(l+g), m = s + stopgrad(1[s>0.5] − s)."""
+    noise = torch.log(uniform) - torch.log1p(-uniform)
+    soft = torch.sigmoid(logit + noise)
+    return soft + ((soft > 0.5).float() - soft).detach()
+
+
+def equivalence_evidence(n: int = 200_000, seed: int = 0) -> dict:
+    """The project's sampler against the spec's formula: exact forward and matching straight-through
+    gradient for one fixed uniform draw, P(m=1) = σ(l), and the original's two-uniform noise distribution."""
+    from modularity import masking
+
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.randn(64, 64, generator=generator)
+    logit = (torch.randn(64, 64, generator=generator) * 3).requires_grad_()
+    uniform = torch.rand(4, 64, 64, generator=generator)
+    upstream = torch.randn(4, 64, 64, generator=generator)
+    fast = masking._HardConcreteSample.apply(weight, logit, uniform)
+    (fast * upstream).sum().backward()
+    fast_grad, logit.grad = logit.grad.clone(), None
+    reference = weight * reference_hard_sample(logit, uniform)
+    (reference * upstream).sum().backward()
+
+    probe = torch.tensor([-3.0, -1.0, 0.0, 1.0, 3.0])
+    frequency = masking.sample_masked_weights(torch.ones(5), probe, n).mean(0)
+    u0, u1 = torch.rand(2, n, generator=generator)
+    two_uniform = -torch.log(torch.log(u1 + EPS) / torch.log(u0 + EPS) + EPS)
+    one = torch.rand(n, generator=generator)
+    one_uniform = torch.log(one) - torch.log1p(-one)
+    grid = torch.linspace(-6, 6, 241)
+    cdf = lambda x: (x[:, None] <= grid).float().mean(0)  # noqa: E731
+    return {
+        "forward_mismatches": int((fast != reference.detach()).sum()),
+        "forward_elements": fast.numel(),
+        "gradient_max_abs_diff": float((fast_grad - logit.grad).abs().max()),
+        "gradient_max_abs": float(logit.grad.abs().max()),
+        "sample_frequency": frequency.tolist(),
+        "sigmoid_of_logit": torch.sigmoid(probe).tolist(),
+        "sample_frequency_max_abs_error": float((frequency - torch.sigmoid(probe)).abs().max()),
+        "noise_cdf_max_diff_two_vs_one_uniform": float((cdf(two_uniform) - cdf(one_uniform)).abs().max()),
+        "n_samples": n,
+    }
+
+
+def _reference_masked_loss(model, logits, inputs, targets, n_samples, loss_fn):
+    chunks = zip(inputs.chunk(n_samples), targets.chunk(n_samples))
+    params = dict(model.named_parameters())
+    total = 0.0
+    for chunk_inputs, chunk_targets in chunks:
+        weights = {}
+        for name, logit in logits.items():
+            u0, u1 = torch.rand_like(logit), torch.rand_like(logit)
+            noise = -torch.log(torch.log(u1 + EPS) / torch.log(u0 + EPS) + EPS)
+            soft = torch.sigmoid(logit + noise)  # τ = 1
+            hard = (soft > 0.5).float()
+            weights[name] = params[name] * (soft + (hard - soft).detach())
+        total = total + loss_fn(functional_call(model, weights, (chunk_inputs,)), chunk_targets)
+    return total / n_samples
+
+
+def _run_case(case: Case, threads: int, device: str, queue) -> None:
+    from modularity import masking
+    from modularity.data import arithmetic as ar
+    from modularity.models.mlp import MLP
+    from modularity.train import BatchIndices
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    model = MLP(ar.INPUT_SIZE, list(case.hidden), 20).to(dev)
+    train = ar.train_set().to(dev)
+    draw = BatchIndices(len(train), 128, 0, device=dev)
+    if case.mode == "base":
+        tensors = list(model.parameters())
+
+        def loss_at(step):
+            x, y = train.encode(draw(step))
+            return ar.digit_loss(model(x), y)
+    else:
+        masking.frozen_weights(model)
+        model.eval()
+        logits = masking.MaskLogits.for_model(model, masking.masked_parameter_names(model))
+        tensors = list(logits.logits)
+
+        def loss_at(step):
+            x, y = train.encode(draw(step))
+            if case.mode == "mask":
+                task = ar.digit_loss(masking.forward_with_samples(model, logits, x, 4), y)
+            else:
+                task = _reference_masked_loss(model, dict(logits.items()), x, y, 4, ar.digit_loss)
+            return task + (1e-4 / 128) * logits.penalty()
+
+    optimizer = torch.optim.Adam(tensors, lr=1e-3)
+
+    def step(i):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_at(i)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(tensors, 1.0)
+        optimizer.step()
+
+    for i in range(case.warmup):
+        step(i)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for i in range(case.steps):
+        step(case.warmup + i)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    queue.put({"case": case.name, "mode": case.mode, "device": device, "steps": case.steps,
+               "seconds": seconds, "steps_per_s": case.steps / seconds, "peak_memory_mb": peak / 2**20})
+
+
+def run_case(case: Case, threads: int, device: str) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_run_case, args=(case, threads, device, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def environment(threads: int) -> dict:
+    return {"torch": torch.__version__, "python": platform.python_version(), "threads": threads,
+            "cpu_count": os.cpu_count(), "machine": platform.machine(),
+            "allocator": os.environ.get("LD_PRELOAD") or "default (glibc malloc; CUDA caching allocator on GPU)",
+            "cuda_alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "compile": os.environ.get("MODULARITY_COMPILE", "auto")}
+
+
+MODELS = {"fnn_400_400_200": (400, 400, 200), "fnn_2000x4": (2000,) * 4}
+# steps timed per (model, mode) at scale 1, and warm-up steps (which also trigger compilation)
+STEPS = {"fnn_400_400_200": {"base": (300, 20), "mask": (200, 20), "mask_reference": (60, 5)},
+         "fnn_2000x4": {"base": (30, 3), "mask": (12, 3), "mask_reference": (4, 1)}}
+
+
+def cases(models: list[str], scale: float = 1.0) -> list[Case]:
+    unknown = set(models) - set(MODELS)
+    if unknown:
+        raise ValueError(f"unknown benchmark model(s) {sorted(unknown)}; known: {sorted(MODELS)}")
+    return [Case(name, MODELS[name], mode, max(2, int(steps * scale)), warmup)
+            for name in models for mode, (steps, warmup) in STEPS[name].items()]
+
+
+def benchmark(threads: int = 2, scale: float = 1.0, models: list[str] | None = None,
+              devices: list[str] | None = None, progress=print) -> dict:
+    devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    results = []
+    for device in devices:
+        for case in cases(models or list(MODELS), scale):
+            result = run_case(case, threads, device)
+            progress(f"{device:<5} {case.name:<16} {case.mode:<15} {result['steps_per_s']:8.2f} steps/s "
+                     f"(peak {result['peak_memory_mb']:.0f} MB)")
+            results.append(result)
+    ratios = {}
+    for device in devices:
+        for name in sorted({r["case"] for r in results}):
+            rate = {r["mode"]: r["steps_per_s"] for r in results if r["case"] == name and r["device"] == device}
+            if "mask" in rate and "mask_reference" in rate:
+                ratios[f"{device}_{name}"] = rate["mask"] / rate["mask_reference"]
+    return {"environment": environment(threads), "results": results, "mask_speedup_over_reference": ratios}
+
+
+def format_table(report: dict) -> str:
+    lines = [f"{'device':<6} {'model':<16} {'mode':<15} {'steps/s':>9} {'peak MB':>8}"]
+    for r in report["results"]:
+        lines.append(f"{r['device']:<6} {r['case']:<16} {r['mode']:<15} {r['steps_per_s']:>9.2f} "
+                     f"{r['peak_memory_mb']:>8.0f}")
+    for key, ratio in report["mask_speedup_over_reference"].items():
+        lines.append(f"mask training speed-up over the reference transcription, {key}: {ratio:.1f}×")
+    env = report["environment"]
+    lines.append(f"torch {env['torch']}, {env['threads']} threads, allocator: {env['allocator']}")
+    return "\n".join(lines)
+
+
+def main(threads: int, quick: bool, output: str | None) -> int:
+    report = benchmark(threads=threads, scale=0.2 if quick else 1.0)
+    print(format_table(report))
+    if output:
+        with open(output, "w") as handle:
+            json.dump(report, handle, indent=1)
+    return 0

@@ -1,0 +1,80 @@
+"""The book builds strictly from the published runs, and a browser shows its figures and glued numbers."""
+
+import json
+import os
+import re
+import shutil
+
+import nbformat
+import pytest
+
+from modularity import book
+from modularity.glue import glued_values
+
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def built_book():
+    assert book.build(rerun=False) == 0
+    return book.BOOK / "_build" / "html"
+
+
+def chromium_path():
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (see .ci/run)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.mark.slow
+def test_every_toc_chapter_and_the_runs_page_are_built(built_book):
+    for name in book.chapters_in_toc():
+        assert (built_book / "_generated" / f"{name}.html").exists()
+    runs_page = (built_book / "_generated" / "runs.html").read_text()
+    assert "add_mul" in runs_page and "cpu" in runs_page
+
+
+GLUE_ROLE = re.compile(r"\{glue:text\}`([^`:]+)(?::([^`]*))?`")
+
+
+def expected_glue_texts(notebook) -> list[str]:
+    """How every {glue:text} role of a chapter must read, formatted from the manifest's exact values."""
+    values = glued_values(notebook)
+    texts = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for key, spec in GLUE_ROLE.findall(cell.source):
+                assert key in values, f"the chapter cites {key!r}, which its notebook never glued"
+                texts.append(format(values[key], spec) if spec else str(values[key]))
+    return texts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", book.chapters_in_toc())
+def test_chapter_figures_load_and_glued_numbers_appear(built_book, name):
+    from playwright.sync_api import sync_playwright
+
+    shown = json.loads((book.GENERATED / "shown.json").read_text())[name]
+    notebook = nbformat.read(book.GENERATED / f"{name}.ipynb", as_version=4)
+    n_figures = sum("image/png" in output.get("data", {}) for cell in notebook.cells
+                    for output in cell.get("outputs", []))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto((built_book / "_generated" / f"{name}.html").as_uri())
+        page.wait_for_load_state("load")
+        images = page.eval_on_selector_all(
+            "main img", "imgs => imgs.map(i => ({src: i.src, ok: i.complete && i.naturalWidth > 0}))")
+        text = page.inner_text("main")
+        browser.close()
+    assert n_figures >= 1 and len(images) >= n_figures, "every figure of the run must be on the page"
+    assert all(image["ok"] for image in images), [i["src"] for i in images if not i["ok"]]
+    assert f"published run {name} @ {shown}" in text
+    expected = expected_glue_texts(notebook)
+    assert expected, "a chapter's text should cite its glued numbers"
+    missing = [t for t in expected if t not in text]
+    assert not missing, f"glued values not shown on the page: {missing[:5]}"
