@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from modularity import mask_kernels
+from modularity import fast_random, mask_kernels
 from modularity.mask_algebra import Mask
 
 MASK_INIT = 2.0
@@ -66,7 +66,7 @@ class _HardConcreteSample(torch.autograd.Function):
         weight, logit, uniform = ctx.saved_tensors
         grad_weight = grad_logit = None
         if ctx.needs_input_grad[1]:
-            grad_logit = mask_kernels.run("backward", grad_out.contiguous(), uniform, logit, weight)
+            grad_logit = mask_kernels.run("backward", grad_out, uniform, logit, weight)
         if ctx.needs_input_grad[0]:
             grad_weight = (grad_out * (uniform > torch.sigmoid(-logit))).sum(0)
         return grad_weight, grad_logit, None
@@ -74,7 +74,7 @@ class _HardConcreteSample(torch.autograd.Function):
 
 def sample_masked_weights(weight: torch.Tensor, logit: torch.Tensor, n_samples: int) -> torch.Tensor:
     """``[K, *weight.shape]``: the weight times K independent hard mask samples (fresh on every call)."""
-    uniform = torch.rand((n_samples, *logit.shape), device=logit.device, dtype=logit.dtype)
+    uniform = fast_random.uniform((n_samples, *logit.shape), device=logit.device).to(logit.dtype)
     return _HardConcreteSample.apply(weight, logit, uniform)
 
 

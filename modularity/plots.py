@@ -22,10 +22,11 @@ def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, *, ylabel: str, 
     ax.set_ylabel(ylabel)
     ax.set_xlabel("")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, pad=28)
     if percent:
         ax.set_ylim(0, 105)
-    ax.legend(title=None, fontsize="small", ncols=min(4, data[hue].nunique()))
+    ax.legend(title=None, fontsize="small", ncols=min(4, data[hue].nunique()), loc="lower center",
+              bbox_to_anchor=(0.5, 1.0), frameon=False)
     return fig or ax.figure
 
 

@@ -126,6 +126,8 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
     env_before = {k: os.environ.get(k) for k in (provenance.ENV, "MODULARITY_PROGRESS")}
     os.environ[provenance.ENV] = str(prov)
     os.environ["MODULARITY_PROGRESS"] = "0"
+    if progress:  # papermill logs the kernel's printed lines (per-seed progress) at INFO
+        _show_papermill_log()
     started, t0 = dt.datetime.now(dt.timezone.utc), time.time()
     try:
         papermill.execute_notebook(
@@ -162,6 +164,19 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         leftover.unlink()
     work.rmdir()
     return paths
+
+
+def _show_papermill_log() -> None:
+    import logging
+
+    logger = logging.getLogger("papermill")
+    if not any(getattr(h, "_modularity", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._modularity = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _first_line(error: Exception) -> str:

@@ -25,6 +25,7 @@ threads: int = 2  # torch threads per benchmark process
 steps_scale: float = 1.0  # multiplies the timed steps of every case (smaller is quicker and noisier)
 models: list[str] = ["fnn_400_400_200", "fnn_2000x4"]  # add/mul FNNs to time
 equivalence_samples: int = 200000  # samples for the distribution checks
+fused_kernels: bool = True  # fuse the mask sampling kernels with torch.compile (False: eager only)
 
 # %%
 import pandas as pd
@@ -34,7 +35,7 @@ from modularity import bench, plots, provenance
 from modularity.glue import glue
 
 provenance.record("run", "device", "cuda" if torch.cuda.is_available() else "cpu")
-report = bench.benchmark(threads=threads, scale=steps_scale, models=models)
+report = bench.benchmark(threads=threads, scale=steps_scale, models=models, fused_kernels=fused_kernels)
 env = report["environment"]
 print(f"torch {env['torch']}, {env['threads']} threads, {env['cpu_count']} cores, allocator: {env['allocator']}")
 
