@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,11 +140,15 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         kept.parent.mkdir(parents=True, exist_ok=True)
         if out_nb.exists():
             os.replace(out_nb, kept)
+        shutil.rmtree(work, ignore_errors=True)
         raise RunError(f"notebook {name!r} failed at preset {preset!r}: {_first_line(error)}; "
                        f"partial output kept in {kept.relative_to(REPO)}") from None
     finally:
         for key, value in env_before.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     wall = time.time() - t0
     executed = json.loads(out_nb.read_text())
     recorded = provenance.read(prov)
@@ -160,9 +165,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         "metrics": glued_values(executed),
     }
     _publish(out_nb, manifest, paths)
-    for leftover in work.iterdir():
-        leftover.unlink()
-    work.rmdir()
+    shutil.rmtree(work, ignore_errors=True)
     return paths
 
 
@@ -238,6 +241,9 @@ def run_table() -> list[dict]:
             rows.append({"notebook": name, "preset": "-", "status": str(error)})
             continue
         for preset in presets:
+            if preset == "smoke":
+                rows.append({"notebook": name, "preset": preset, "status": "test preset (never published)"})
+                continue
             manifest = read_manifest(name, preset) or {}
             reason = staleness(name, preset)
             rows.append({

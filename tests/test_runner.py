@@ -104,6 +104,7 @@ def test_publish_override_staleness_and_failure(project, capsys):
     assert code == 1 and "failing on purpose" in err
     assert published.read_bytes() == before
     assert (project / "runs_local" / "tiny" / "cpu-failed.ipynb").exists()
+    assert not list((project / "runs_local").glob("tiny-cpu-*")), "the failed run's work folder is left behind"
     assert runner.staleness("tiny", "cpu") == "notebook source changed"
 
     source.write_text(TINY)

@@ -49,8 +49,8 @@ def data_root(create: bool = True) -> Path:
     root = Path(configured).expanduser() if configured else DEFAULT
     if configured and not root.is_dir():
         raise DataError(
-            f"data root {root} ({ENV}) does not exist: create it or run "
-            f"`python -m modularity data prepare --from DIR` with {ENV} pointing where it should be"
+            f"data root {root} ({ENV}) does not exist: create it, or run "
+            f"`python -m modularity data prepare --from DIR` to create and fill it"
         )
     if create:
         root.mkdir(parents=True, exist_ok=True)
@@ -103,6 +103,8 @@ def prepare(source: Path, names: list[str] | None = None) -> dict[str, str]:
     source = Path(source).expanduser().resolve()
     if not source.is_dir():
         raise DataError(f"source folder {source} does not exist")
+    if os.environ.get(ENV):  # preparing is how a configured root comes to exist
+        Path(os.environ[ENV]).expanduser().mkdir(parents=True, exist_ok=True)
     root = data_root()
     report = {}
     for name in names or list(KNOWN_FILES):
