@@ -14,6 +14,11 @@ class Mask:
     def __init__(self, tensors: Mapping[str, torch.Tensor]):
         self._tensors = {name: t.detach().to(torch.bool) for name, t in tensors.items()}
 
+    @classmethod
+    def from_logits(cls, logits: Mapping[str, torch.Tensor]) -> "Mask":
+        """The final deterministic mask of trained logits: logit > 0 (spec §1.7)."""
+        return cls({name: logit.detach().cpu() > 0 for name, logit in logits.items()})
+
     @property
     def names(self) -> list[str]:
         return list(self._tensors)

@@ -106,7 +106,7 @@ class MaskLogits(nn.Module):
 
     def binary(self) -> Mask:
         """The final deterministic mask: logit > 0."""
-        return Mask({name: (logit.detach() > 0).cpu() for name, logit in self.items()})
+        return Mask.from_logits(dict(self.items()))
 
     def probabilities(self) -> dict[str, torch.Tensor]:
         return {name: torch.sigmoid(logit.detach()).cpu() for name, logit in self.items()}

@@ -25,6 +25,8 @@ def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, *, ylabel: str, 
         ax.set_title(title, pad=28)
     if percent:
         ax.set_ylim(0, 105)
+    if max((len(t.get_text()) for t in ax.get_xticklabels()), default=0) * data[x].nunique() > 70:
+        ax.tick_params(axis="x", labelrotation=20)  # long tensor names would overlap
     ax.legend(title=None, fontsize="small", ncols=min(4, data[hue].nunique()), loc="lower center",
               bbox_to_anchor=(0.5, 1.0), frameon=False)
     return fig or ax.figure

@@ -1,8 +1,8 @@
 """environment.yml repeats pyproject's pinned ranges exactly, and the lock satisfies them."""
 
+import tomllib
 from pathlib import Path
 
-import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent

@@ -128,7 +128,7 @@ def run_seed(settings: Settings, seed: int, device: torch.device, store=None, pr
             if store:
                 store.save(stage, done)
             report(f"{stage} mask")
-        masks[stage] = mask_algebra.Mask({n: t > 0 for n, t in done["logits"].items()})
+        masks[stage] = mask_algebra.Mask.from_logits(done["logits"])
         mask_losses[stage] = done["losses"]
         probabilities[stage] = torch.cat([torch.sigmoid(t).flatten() for t in done["logits"].values()])
     base_losses = base["losses"]
