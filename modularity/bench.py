@@ -31,6 +31,11 @@ class Case:
     warmup: int
 
 
+def two_gumbel_noise(u0: torch.Tensor, u1: torch.Tensor) -> torch.Tensor:
+    """The original's logistic noise: the difference of two Gumbels, −log(log(u₁+ε)/log(u₀+ε) + ε)."""
+    return -torch.log(torch.log(u1 + EPS) / torch.log(u0 + EPS) + EPS)
+
+
 def reference_hard_sample(logit: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
     """Spec §1.3 with one uniform: g = log u − log(1−u), s = σ(l+g), m = s + stopgrad(1[s>0.5] − s)."""
     noise = torch.log(uniform) - torch.log1p(-uniform)
@@ -57,7 +62,7 @@ def equivalence_evidence(n: int = 200_000, seed: int = 0) -> dict:
     probe = torch.tensor([-3.0, -1.0, 0.0, 1.0, 3.0])
     frequency = masking.sample_masked_weights(torch.ones(5), probe, n).mean(0)
     u0, u1 = torch.rand(2, n, generator=generator)
-    two_uniform = -torch.log(torch.log(u1 + EPS) / torch.log(u0 + EPS) + EPS)
+    two_uniform = two_gumbel_noise(u0, u1)
     one = torch.rand(n, generator=generator)
     one_uniform = torch.log(one) - torch.log1p(-one)
     grid = torch.linspace(-6, 6, 241)
@@ -82,16 +87,15 @@ def _reference_masked_loss(model, logits, inputs, targets, n_samples, loss_fn):
     for chunk_inputs, chunk_targets in chunks:
         weights = {}
         for name, logit in logits.items():
-            u0, u1 = torch.rand_like(logit), torch.rand_like(logit)
-            noise = -torch.log(torch.log(u1 + EPS) / torch.log(u0 + EPS) + EPS)
-            soft = torch.sigmoid(logit + noise)  # τ = 1
+            soft = torch.sigmoid(logit + two_gumbel_noise(torch.rand_like(logit), torch.rand_like(logit)))  # τ = 1
             hard = (soft > 0.5).float()
             weights[name] = params[name] * (soft + (hard - soft).detach())
         total = total + loss_fn(functional_call(model, weights, (chunk_inputs,)), chunk_targets)
     return total / n_samples
 
 
-def _run_case(case: Case, threads: int, device: str, queue) -> None:
+def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue) -> None:
+    os.environ["MODULARITY_COMPILE"] = "auto" if fused_kernels else "0"  # this process only
     from modularity import masking
     from modularity.data import arithmetic as ar
     from modularity.models.mlp import MLP
@@ -152,10 +156,9 @@ def _run_case(case: Case, threads: int, device: str, queue) -> None:
 
 
 def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True) -> dict:
-    os.environ["MODULARITY_COMPILE"] = "auto" if fused_kernels else "0"  # inherited by the spawned process
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_run_case, args=(case, threads, device, queue))
+    process = context.Process(target=_run_case, args=(case, threads, device, fused_kernels, queue))
     process.start()
     result = queue.get()
     process.join()
@@ -167,8 +170,7 @@ def environment(threads: int) -> dict:
             "cpu_count": os.cpu_count(), "machine": platform.machine(),
             "allocator": os.environ.get("LD_PRELOAD") or "default (glibc malloc; CUDA caching allocator on GPU)",
             "cuda_alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "compile": os.environ.get("MODULARITY_COMPILE", "auto")}
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
 MODELS = {"fnn_400_400_200": (400, 400, 200), "fnn_2000x4": (2000,) * 4}

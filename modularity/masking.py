@@ -68,7 +68,7 @@ class _HardConcreteSample(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             grad_logit = mask_kernels.run("backward", grad_out, uniform, logit, weight)
         if ctx.needs_input_grad[0]:
-            grad_weight = (grad_out * (uniform > torch.sigmoid(-logit))).sum(0)
+            grad_weight = mask_kernels.masked_weight(grad_out, logit, uniform).sum(0)  # grad · hard sample
         return grad_weight, grad_logit, None
 
 

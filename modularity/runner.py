@@ -29,7 +29,8 @@ NOTEBOOKS = REPO / "notebooks"
 PRESETS_FILE = NOTEBOOKS / "presets.yaml"
 RUNS = REPO / "book" / "runs"
 LOCAL_RUNS = REPO / "runs_local"
-REQUIRED_PRESETS = ("smoke", "cpu")
+TEST_PRESET = "smoke"  # exercises every code path for the tests; never published, never in the book
+REQUIRED_PRESETS = (TEST_PRESET, "cpu")
 
 
 class RunError(RuntimeError):
@@ -76,7 +77,7 @@ class RunPaths:
 
 def run_paths(name: str, preset: str, overrides: dict) -> RunPaths:
     """Published for exact non-smoke presets; smoke runs (tests) and overridden runs stay local."""
-    if not overrides and preset != "smoke":
+    if not overrides and preset != TEST_PRESET:
         folder, stem, published = RUNS / name, preset, True
     else:
         tag = f"-{sha256_text(json.dumps(overrides, sort_keys=True))[:8]}" if overrides else ""
@@ -241,7 +242,7 @@ def run_table() -> list[dict]:
             rows.append({"notebook": name, "preset": "-", "status": str(error)})
             continue
         for preset in presets:
-            if preset == "smoke":
+            if preset == TEST_PRESET:
                 rows.append({"notebook": name, "preset": preset, "status": "test preset (never published)"})
                 continue
             manifest = read_manifest(name, preset) or {}
@@ -257,7 +258,7 @@ def run_table() -> list[dict]:
 
 def best_fresh_preset(name: str) -> str | None:
     """The preset the book shows: ``paper``-like GPU presets beat ``cpu``; never ``smoke``."""
-    presets = [p for p in presets_of(name) if p != "smoke"]
+    presets = [p for p in presets_of(name) if p != TEST_PRESET]
     order = sorted(presets, key=lambda p: (p == "cpu", p))  # optional (larger) presets first, cpu last
     return next((p for p in order if staleness(name, p) is None), None)
 
