@@ -7,6 +7,7 @@ resumed from a checkpoint sees the same batches as an uninterrupted one.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from pathlib import Path
@@ -34,6 +35,26 @@ def set_determinism(seed: int, deterministic: bool = False) -> None:
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
+
+
+class EpochBatches:
+    """Indices of a batch from a fresh permutation each epoch (the last batch of an epoch may be short),
+    reproducible from (seed, step) like ``BatchIndices``."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int, device=None):
+        if n_items <= 0:
+            raise ValueError("cannot draw batches from an empty dataset")
+        self.n_items, self.batch_size, self.seed, self.device = n_items, batch_size, seed, device
+        self.steps_per_epoch = math.ceil(n_items / batch_size)
+        self._epoch, self._order = -1, None
+
+    def __call__(self, step: int) -> torch.Tensor:
+        epoch, position = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._order = epoch, torch.randperm(self.n_items, generator=generator)
+        index = self._order[position * self.batch_size:(position + 1) * self.batch_size]
+        return index.to(self.device) if self.device is not None else index
 
 
 class BatchIndices:
@@ -64,11 +85,13 @@ def fit(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 1000,
     progress: bool = True,
+    after_step: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Minimise ``loss_at_step(step)`` over ``tensors`` with a fresh Adam for ``n_steps`` updates.
 
     With ``checkpoint`` set, the tensors, optimizer state and losses are saved every ``checkpoint_every``
     steps and a run finding the file resumes from it; the file is removed when the loop finishes.
+    ``after_step(step)`` runs after each optimizer step (e.g. to keep pruned weights at zero).
     Returns the loss of every step.
     """
     tensors = list(tensors)
@@ -97,6 +120,8 @@ def fit(
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(tensors, clip)
         optimizer.step()
+        if after_step is not None:
+            after_step(step)
         pending.append(loss.detach())
         if len(pending) == 100 or step == n_steps - 1:
             losses.extend(torch.stack(pending).tolist())
