@@ -1,0 +1,201 @@
+"""Clusterability of trained MLPs (and small CNNs) against shuffled null models (Filan et al., P1/P1b).
+
+One *network* is a (dataset, regulariser, seed): it is trained, its clusterability measured, then it is
+magnitude-pruned (50% → 90%) from the trained weights with a fresh Adam and measured again. So the
+``plain``/``pruned`` settings share their base training, as ``dropout``/``pruned_dropout`` do.
+Trained weights and per-network results are cached per seed in the data root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from modularity import clustering
+from modularity.cache import SeedStore, cached
+from modularity.data import images
+from modularity.models.cnn import SmallCNN
+from modularity.models.mlp import MLP
+from modularity.pruning import MagnitudePruner
+from modularity.train import EpochBatches, fit
+
+SETTINGS = ("plain", "dropout", "l1", "pruned", "pruned_dropout", "pruned_l1")
+METRIC_PREFIX = {"mnist": "mnist", "fashion_mnist": "fashion", "cifar10_gray": "cifar10_gray"}
+KERAS_ADAM = {"eps": 1e-7}
+MEASUREMENT_FIELDS = {"ks", "n_shuffles", "shuffle_methods", "test_subset"}  # the original trained with Keras defaults
+
+
+def regulariser_of(setting: str) -> str:
+    return {"plain": "none", "pruned": "none", "dropout": "dropout", "pruned_dropout": "dropout",
+            "l1": "l1", "pruned_l1": "l1"}[setting]
+
+
+@dataclass
+class Settings:
+    hidden: list[int] = field(default_factory=lambda: [256] * 4)
+    epochs: int = 20
+    prune_epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    dropout: float = 0.5
+    cifar_dropout: float = 0.2
+    l1: float = 5e-5
+    train_subset: int = 0  # 0: all training images
+    test_subset: int = 0  # 0: all test images
+    ks: list[int] = field(default_factory=lambda: [12])
+    n_shuffles: int = 50
+    shuffle_methods: list[str] = field(default_factory=lambda: ["layer"])
+
+
+def glorot_(model: torch.nn.Module) -> torch.nn.Module:
+    """Keras defaults: Glorot-uniform kernels, zero biases."""
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+            torch.nn.init.xavier_uniform_(module.weight)
+            torch.nn.init.zeros_(module.bias)
+    return model
+
+
+def kernels(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [m.weight for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+
+
+def load_dataset(name: str, train_subset: int, test_subset: int, device) -> tuple[torch.Tensor, ...]:
+    x_train, y_train, x_test, y_test = images.load(name).as_float(device)
+    if train_subset:
+        x_train, y_train = x_train[:train_subset], y_train[:train_subset]
+    if test_subset:
+        x_test, y_test = x_test[:test_subset], y_test[:test_subset]
+    return x_train, y_train, x_test, y_test
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> float:
+    model.eval()
+    correct = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, len(x), batch))
+    model.train()
+    return correct / len(x)
+
+
+def _train(model, data, settings: Settings, regulariser: str, seed: int, epochs: int, pruner_end: bool,
+           desc: str, checkpoint=None) -> MagnitudePruner | None:
+    x_train, y_train = data[0], data[1]
+    batches = EpochBatches(len(x_train), settings.batch_size, seed, device=x_train.device)
+    n_steps = batches.steps_per_epoch * epochs
+    pruner = MagnitudePruner(kernels(model), end_step=n_steps) if pruner_end else None
+    if pruner:
+        pruner.update(0)
+
+    def loss_at(step):
+        index = batches(step)
+        loss = torch.nn.functional.cross_entropy(model(x_train[index]), y_train[index])
+        if regulariser == "l1":
+            loss = loss + settings.l1 * sum(w.abs().sum() for w in kernels(model))
+        return loss
+
+    fit(list(model.parameters()), loss_at, n_steps, lr=settings.lr, clip=None, adam=KERAS_ADAM, desc=desc,
+        after_step=pruner.after_step if pruner else None, checkpoint=checkpoint)
+    return pruner
+
+
+def build(kind: str, dataset: str, settings: Settings, regulariser: str) -> torch.nn.Module:
+    dropout = (settings.cifar_dropout if dataset.startswith("cifar") else settings.dropout) \
+        if regulariser == "dropout" else 0.0
+    if kind == "mlp":
+        return glorot_(MLP(28 * 28, settings.hidden, 10, dropout=dropout))
+    return glorot_(SmallCNN(dropout=regulariser == "dropout"))
+
+
+def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, data, device) -> dict:
+    """Train, measure, prune, measure one network; returns both stages' accuracies and clusterability."""
+    params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(settings)}
+    training = {key: value for key, value in params.items() if key not in MEASUREMENT_FIELDS}
+    store = SeedStore(f"clusterability_{kind}", training, seed)  # a new k or null model reuses the training
+
+    def stage(name: str, prune: bool, start_from: dict | None):
+        done = store.load(name)
+        if done is not None:
+            return done
+        torch.manual_seed(seed)
+        model = build(kind, dataset, settings, regulariser).to(device)
+        if start_from is not None:
+            model.load_state_dict(start_from)
+        epochs = settings.prune_epochs if prune else settings.epochs
+        _train(model, data, settings, regulariser, seed + (7919 if prune else 0), epochs, prune,
+               desc=f"{dataset} {regulariser} seed {seed} {'prune' if prune else 'train'}",
+               checkpoint=None if prune else store.checkpoint(name))  # pruning masks are not checkpointed
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        store.save(name, state)
+        return state
+
+    base = stage("base", prune=False, start_from=None)
+    pruned = stage("pruned", prune=True, start_from=base)
+    out = {}
+    for name, state in (("unpruned", base), ("pruned", pruned)):
+        model = build(kind, dataset, settings, regulariser).to(device)
+        model.load_state_dict(state)
+        test_acc = accuracy(model, data[2], data[3])
+        model = model.cpu()
+        out[name] = {"test_acc": test_acc, "sparsity": sparsity(model),
+                     "scores": cached(f"clusterability_scores_{kind}", params | {"stage": name}, seed,
+                                      lambda m=model: measure(m, kind, settings, seed))}
+    return out
+
+
+def sparsity(model: torch.nn.Module) -> float:
+    weights = kernels(model)
+    return sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+
+
+def graph_of(model: torch.nn.Module, kind: str) -> clustering.LayeredGraph:
+    return clustering.mlp_graph(model) if kind == "mlp" else clustering.cnn_graph(model)
+
+
+def measure(model: torch.nn.Module, kind: str, settings: Settings, seed: int) -> dict:
+    """Clusterability for every (k, shuffle method) of the settings."""
+    graph = graph_of(model, kind)
+    scores = {}
+    with tqdm(total=len(settings.ks) * len(settings.shuffle_methods) * settings.n_shuffles, desc="shuffles",
+              leave=False, mininterval=2.0, disable=not _progress()) as bar:
+        for k in settings.ks:
+            for method in settings.shuffle_methods:
+                scores[(k, method)] = clustering.clusterability(graph, k, settings.n_shuffles, method, seed, bar)
+    return scores
+
+
+def _progress() -> bool:
+    return os.environ.get("MODULARITY_PROGRESS", "1") != "0"
+
+
+def random_init_ncuts(kind: str, n_networks: int, k: int, settings: Settings) -> np.ndarray:
+    """n-cut of Glorot-initialised, untrained networks (the P1b random-initialisation baseline)."""
+    values = []
+    for seed in range(n_networks):
+        torch.manual_seed(10_000 + seed)
+        model = build(kind, "mnist", settings, "none")
+        values.append(clustering.spectral_clustering(graph_of(model, kind), k, seed=seed)[1])
+    return np.array(values)
+
+
+def network_rows(results: dict, settings: Settings) -> list[dict]:
+    """Flatten {(kind, dataset, regulariser, seed): run_network output} into one row per network × setting
+    × (k, method)."""
+    rows = []
+    for (kind, dataset, regulariser, seed), stages in results.items():
+        for stage, outcome in stages.items():
+            setting = {"none": "plain", "dropout": "dropout", "l1": "l1"}[regulariser]
+            if stage == "pruned":
+                setting = "pruned" if setting == "plain" else f"pruned_{setting}"
+            for (k, method), score in outcome["scores"].items():
+                rows.append({"kind": kind, "dataset": dataset, "setting": setting, "seed": seed, "k": k,
+                             "method": method, "test_acc": outcome["test_acc"], "sparsity": outcome["sparsity"],
+                             "ncut": score["ncut"], "shuffle_mean": score["shuffle_mean"],
+                             "shuffle_std": score["shuffle_std"], "z": score["z"], "p": score["p"],
+                             "significant": score["significant"], "n_components": score["n_components"],
+                             "shuffle_ncuts": score["shuffle_ncuts"]})
+    return rows
+

@@ -1,0 +1,251 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Clusterability: are trained networks more clusterable than shuffled ones?
+#
+# **Claim under test** (Filan et al., *Pruned Neural Networks are Surprisingly Modular* and *Clusterability
+# in Neural Networks*; spec `clustering.md` §1.1, §2, §2.1, §3): MLPs trained on image classification —
+# and especially pruned and dropout-trained ones — are more *clusterable* than random networks with the
+# same weights: the n-cut of a spectral clustering of their weight graph lies below the n-cut of **every**
+# network obtained by shuffling each layer's weight matrix.
+#
+# The method: the graph has one node per unit (784 pixels, the hidden units, the 10 logits) and an edge of
+# weight |w| between units of consecutive layers; isolated nodes are dropped. Spectral clustering into k
+# groups uses the k smallest eigenvectors of the normalised Laplacian (trivial one included), scaled by
+# D^-1/2, then k-means with 25 restarts. The n-cut is Σᵢ cut(Aᵢ)/vol(Aᵢ), between 0 and k, lower meaning
+# more clusterable. The null model (`layer`) permutes every entry of each layer matrix, zeros included, and
+# reclusters; p = (1 + #{shuffles below})/(n + 1), and a network is *significant* when it is below all of
+# them (p = 1/(n+1)). Pruning is magnitude pruning per layer from 50% to 90% sparsity on tfmot's cubic
+# schedule, started from the trained network.
+
+# %% tags=["parameters"]
+datasets: list[str] = ["mnist", "fashion_mnist", "cifar10_gray"]  # MLP datasets: mnist, fashion_mnist, cifar10_gray
+settings: list[str] = ["plain", "dropout", "pruned", "pruned_dropout"]  # also available: l1, pruned_l1
+networks: int = 3  # networks (seeds 0..networks-1) per dataset and setting (P1b: 5)
+hidden: list[int] = [256, 256, 256, 256]  # MLP hidden layers (papers: 4 × 256)
+epochs: int = 10  # training epochs (papers: 20)
+prune_epochs: int = 10  # pruning epochs after training (papers: 20; CIFAR 40)
+batch_size: int = 128  # batch size (papers: 128)
+dropout: float = 0.5  # dropout after each hidden layer in the dropout settings (papers: 0.5)
+cifar_dropout: float = 0.2  # the same for greyscale CIFAR-10 (P1: 0.2)
+l1: float = 0.00005  # L1 rate on all kernels in the l1 settings (papers: 5e-5)
+train_subset: int = 0  # use only the first n training images (0: all)
+test_subset: int = 0  # evaluate on only the first n test images (0: all)
+ks: list[int] = [12]  # numbers of clusters; the first is the primary one (P1b: 12; P1: 2, 7, 10)
+n_shuffles: int = 50  # shuffles per network and k (P1b: 50; P1: 320)
+shuffle_methods: list[str] = ["layer"]  # null models: layer (primary), layer_nonzero
+random_init_networks: int = 20  # untrained Glorot MLPs for the random-initialisation baseline (P1b: 100)
+cnn_networks: int = 0  # small CNNs on MNIST (channel graph); 0 skips them
+cnn_epochs: int = 10  # small-CNN training epochs (P1b: 10)
+cnn_prune_epochs: int = 10  # small-CNN pruning epochs (P1b: 10)
+device: str = "auto"  # "auto", "cpu" or "cuda"
+
+# %%
+import itertools
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+
+from modularity import provenance, stats
+from modularity.experiments import clusterability as cl
+from modularity.glue import glue
+from modularity.train import choose_device
+
+torch_device = choose_device(device)
+provenance.record("run", "device", str(torch_device))
+unknown = (set(settings) - set(cl.SETTINGS)) | (set(datasets) - set(cl.METRIC_PREFIX))
+assert not unknown, f"unknown dataset or setting {sorted(unknown)}; settings: {cl.SETTINGS}, datasets: {list(cl.METRIC_PREFIX)}"
+print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
+
+# %% [markdown]
+# ## Training and measuring every network
+# Each (dataset, regulariser, seed) is trained once, measured, pruned and measured again; trained weights
+# and scores are cached in the data root, so an interrupted run resumes where it stopped.
+
+# %%
+mlp_settings = cl.Settings(hidden=hidden, epochs=epochs, prune_epochs=prune_epochs, batch_size=batch_size,
+                           dropout=dropout, cifar_dropout=cifar_dropout, l1=l1, train_subset=train_subset,
+                           test_subset=test_subset, ks=ks,
+                           n_shuffles=n_shuffles, shuffle_methods=shuffle_methods)
+regularisers = sorted({cl.regulariser_of(s) for s in settings})
+results = {}
+for dataset in datasets:
+    data = cl.load_dataset(dataset, train_subset, test_subset, torch_device)
+    for regulariser, seed in itertools.product(regularisers, range(networks)):
+        results[("mlp", dataset, regulariser, seed)] = cl.run_network("mlp", dataset, regulariser, seed,
+                                                                      mlp_settings, data, torch_device)
+        print(f"{dataset} {regulariser} seed {seed}: test accuracy "
+              f"{results[('mlp', dataset, regulariser, seed)]['unpruned']['test_acc']:.3f} unpruned, "
+              f"{results[('mlp', dataset, regulariser, seed)]['pruned']['test_acc']:.3f} pruned")
+cnn_settings = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=cnn_prune_epochs, batch_size=64)
+if cnn_networks:
+    data = cl.load_dataset("mnist", train_subset, test_subset, torch_device)
+    for seed in range(cnn_networks):
+        results[("cnn", "mnist", "none", seed)] = cl.run_network("cnn", "mnist", "none", seed, cnn_settings, data,
+                                                                 torch_device)
+
+rows = pd.DataFrame(cl.network_rows(results, mlp_settings))
+rows = rows[(rows.kind == "cnn") | rows.setting.isin(settings)]
+
+# %% [markdown]
+# ## The table: n-cut against the shuffle distribution
+# One row per dataset and setting at the primary k and null model: mean over networks (± sample std) of
+# the test accuracy, the n-cut, the shuffled n-cuts' mean and std, the z-score and the percentile p, and how
+# many networks are below every shuffle.
+
+# %%
+primary = rows[(rows.k == ks[0]) & (rows.method == shuffle_methods[0])]
+
+
+def summary(frame):
+    out = {}
+    for key in ["test_acc", "ncut", "shuffle_mean", "shuffle_std", "z", "p"]:
+        out[key], out[f"{key}_std"] = stats.mean_std(frame[key])
+    out["n_significant"], out["n_networks"] = int(frame.significant.sum()), len(frame)
+    return pd.Series(out)
+
+
+table = primary[primary.kind == "mlp"].groupby(["dataset", "setting"], sort=False).apply(summary, include_groups=False)
+for (dataset, setting), row in table.iterrows():
+    for key, value in row.items():
+        glue(f"{cl.METRIC_PREFIX[dataset]}_{setting}_{key}", int(value) if key.startswith("n_") else value)
+shown = pd.DataFrame({
+    "test acc": [stats.format_mean_std(r.test_acc, r.test_acc_std) for r in table.itertuples()],
+    "n-cut": [stats.format_mean_std(r.ncut, r.ncut_std, 1, 3) for r in table.itertuples()],
+    "shuffled mean ± std": [f"{r.shuffle_mean:.3f} ± {r.shuffle_std:.3f}" for r in table.itertuples()],
+    "z": [stats.format_mean_std(r.z, r.z_std, 1, 1) for r in table.itertuples()],
+    "p": [f"{r.p:.3f}" for r in table.itertuples()],
+    "below every shuffle": [f"{int(r.n_significant)}/{int(r.n_networks)}" for r in table.itertuples()],
+}, index=table.index)
+shown
+
+# %% [markdown]
+# ## Shuffled n-cuts and the true n-cut
+# For every dataset and setting, the histogram pools the shuffled n-cuts of all its networks (one colour
+# per network) and each network's own n-cut is a vertical line of the same colour. A line left of its whole
+# histogram is a significant network.
+
+# %%
+mlp_rows = primary[primary.kind == "mlp"]
+fig, axes = plt.subplots(len(datasets), len(settings), figsize=(3.2 * len(settings), 2.6 * len(datasets)),
+                         squeeze=False, constrained_layout=True)
+palette = sns.color_palette("colorblind", networks)
+for (i, dataset), (j, setting) in itertools.product(enumerate(datasets), enumerate(settings)):
+    ax = axes[i, j]
+    for _, r in mlp_rows[(mlp_rows.dataset == dataset) & (mlp_rows.setting == setting)].iterrows():
+        ax.hist(r.shuffle_ncuts, bins=15, color=palette[r.seed], alpha=0.45)
+        ax.axvline(r.ncut, color=palette[r.seed], lw=2)
+    ax.set_title(f"{dataset} · {setting}", fontsize=9)
+    ax.set_xlabel(f"n-cut (k = {ks[0]})")
+fig.suptitle(f"True n-cut (lines) vs {n_shuffles} '{shuffle_methods[0]}' shuffles per network (histograms)")
+plt.show()
+
+# %% [markdown]
+# ## n-cut against z-score, one point per network
+# Left and low is more clusterable; below the dashed line a network is below its shuffles' mean by more than
+# two shuffle standard deviations.
+
+# %%
+fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.4), squeeze=False,
+                         constrained_layout=True)
+for ax, dataset in zip(axes[0], datasets):
+    sns.scatterplot(data=mlp_rows[mlp_rows.dataset == dataset], x="ncut", y="z", hue="setting", style="setting",
+                    hue_order=settings, style_order=settings, s=60, ax=ax)
+    ax.axhline(-2, ls="--", color="grey", lw=1)
+    ax.set_title(dataset)
+    ax.set_xlabel(f"n-cut (k = {ks[0]})")
+    ax.set_ylabel("z-score vs shuffles")
+plt.show()
+
+# %% [markdown]
+# ## The random-initialisation baseline
+# Untrained 784-256×4-10 MLPs with Glorot-uniform weights (P1b reports 10.295, sd 0.032, over 100
+# networks at k = 12).
+
+# %%
+random_ncuts = cl.random_init_ncuts("mlp", random_init_networks, ks[0], mlp_settings)
+glue("random_init_ncut", stats.mean_std(random_ncuts)[0])
+glue("random_init_ncut_std", stats.mean_std(random_ncuts)[1])
+glue("random_init_networks", random_init_networks)
+print(f"random init n-cut (k = {ks[0]}): {random_ncuts.mean():.3f} ± {random_ncuts.std(ddof=1):.3f} "
+      f"over {random_init_networks} networks")
+
+# %% [markdown]
+# ## Other k and null models
+# Every (k, null model) the preset asks for, as the share of networks below every shuffle (the `cpu` preset
+# has only the primary one; `paper_p1` adds P1's k ∈ {2, 7, 10} and the `layer_nonzero` null model, which
+# keeps each layer's sparsity pattern).
+
+# %%
+others = rows[rows.kind == "mlp"].groupby(["dataset", "setting", "k", "method"], sort=False).agg(
+    ncut=("ncut", "mean"), shuffle_mean=("shuffle_mean", "mean"), z=("z", "mean"),
+    significant=("significant", "mean"))
+for (dataset, setting, k, method), r in others.iterrows():
+    if (k, method) != (ks[0], shuffle_methods[0]):
+        glue(f"{cl.METRIC_PREFIX[dataset]}_{setting}_k{k}_{method}_frac_significant", r.significant)
+others
+
+# %% [markdown]
+# ## Small CNN: the channel graph
+# One node per channel of conv layers 1–3, edges the induced 1-norm of |kernel slice| (what the original
+# code computes; see the deviations page); only run when `cnn_networks` > 0 (the `paper` preset).
+
+# %%
+cnn_rows = primary[primary.kind == "cnn"]
+if len(cnn_rows):
+    cnn_table = cnn_rows.groupby("setting").apply(summary, include_groups=False)
+    for setting, row in cnn_table.iterrows():
+        for key, value in row.items():
+            glue(f"cnn_mnist_{setting}_{key}", int(value) if key.startswith("n_") else value)
+    display(cnn_table)
+else:
+    print("no CNNs at this preset")
+
+# %% [markdown]
+# ## Verdict
+
+# %%
+def verdict(dataset):
+    t = table.loc[dataset]
+    parts = [f"{s}: {int(t.loc[s].n_significant)}/{int(t.loc[s].n_networks)} below every shuffle "
+             f"(n-cut {t.loc[s].ncut:.3f} vs {t.loc[s].shuffle_mean:.3f})" for s in settings if s in t.index]
+    return f"{dataset} — " + "; ".join(parts)
+
+
+for dataset in datasets:
+    glue(f"{cl.METRIC_PREFIX[dataset]}_verdict", verdict(dataset))
+    print(verdict(dataset))
+glue("n_networks", networks)
+glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} epochs, k = {ks[0]}, "
+     f"{n_shuffles} '{shuffle_methods[0]}' shuffles per network")
+
+# %% [markdown]
+# ## What this run shows
+#
+# {glue:text}`mnist_verdict`.
+#
+# {glue:text}`fashion_verdict`.
+#
+# {glue:text}`cifar10_gray_verdict`.
+#
+# For the pruned + dropout MLPs, the headline setting of the papers, the mean z-score against the shuffles
+# is {glue:text}`mnist_pruned_dropout_z:.1f` on MNIST and {glue:text}`fashion_pruned_dropout_z:.1f` on
+# Fashion-MNIST (P1b: −24.0 and −24.7), at test accuracies {glue:text}`mnist_pruned_dropout_test_acc:.1%` and
+# {glue:text}`fashion_pruned_dropout_test_acc:.1%`. Untrained Glorot MLPs have n-cut
+# {glue:text}`random_init_ncut:.3f` (sd {glue:text}`random_init_ncut_std:.3f`, {glue:text}`random_init_networks`
+# networks; P1b: 10.295, sd 0.032). This run used {glue:text}`run_size`; the P1b papers' runs used 5 networks and
+# 20 + 20 epochs (the `paper` preset).
