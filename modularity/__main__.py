@@ -24,8 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     book = sub.add_parser("book", help="rerun stale or missing cpu runs, then build the book strictly")
     book.add_argument("--no-rerun", action="store_true", help="build from the published runs as they are")
 
-    bench = sub.add_parser("bench", help="steps/s of base and mask training against a reference transcription")
+    bench = sub.add_parser("bench", help="masks: steps/s of base and mask training against a reference "
+                           "transcription; clustering: shuffle-null clusterings/s against scikit-learn")
+    bench.add_argument("suite", nargs="?", default="masks", choices=["masks", "clustering"])
     bench.add_argument("--threads", type=int, default=2)
+    bench.add_argument("--graphs", type=int, default=16, help="clustering: shuffled graphs per network")
     bench.add_argument("--quick", action="store_true", help="fewer steps (a rough check, not a measurement)")
     bench.add_argument("--output", default="bench.json", help="where to write the JSON report")
 
@@ -61,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             from modularity import book
 
             return book.build(rerun=not args.no_rerun)
+        if args.command == "bench" and args.suite == "clustering":
+            from modularity import bench_clustering
+
+            return bench_clustering.main(args.graphs, args.threads, args.output)
         if args.command == "bench":
             from modularity import bench
 

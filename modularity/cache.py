@@ -19,8 +19,8 @@ from modularity.data.root import data_root
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Modules that run, publish or display experiments but never change what one computes.
-NOT_COMPUTATION = {"__main__.py", "book.py", "cache.py", "glue.py", "parameters.py", "plots.py", "provenance.py",
-                   "runner.py"}
+NOT_COMPUTATION = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "glue.py",
+                   "parameters.py", "plots.py", "provenance.py", "runner.py"}
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,7 +1,13 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
+
+from modularity.data import root as data_root_module
+
+REPO = Path(__file__).resolve().parents[1]
+USER_DATA_ROOT = os.environ.get("MODULARITY_DATA") or data_root_module.DEFAULT  # before any test patches it
 
 # Small tensors: one thread avoids OpenMP spin contention with anything else on a 2-core machine.
 torch.set_num_threads(1)
@@ -14,6 +20,27 @@ def data_root(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.setenv("MODULARITY_DATA", str(root))
     return root
+
+
+def dataset_source() -> Path | None:
+    """Where a test can link real datasets from: $MODULARITY_DATA_SOURCE, ../shared/data, or the user's own
+    prepared data root."""
+    candidates = [os.environ.get("MODULARITY_DATA_SOURCE"), REPO.parent / "shared" / "data",
+                  USER_DATA_ROOT]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "mnist").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def data_root_with_datasets(data_root):
+    """A fresh data root with the real datasets linked in (skips when no copy is available)."""
+    source = dataset_source()
+    if source is None:
+        pytest.skip("no dataset copy: set MODULARITY_DATA_SOURCE or run `python -m modularity data prepare`")
+    data_root_module.prepare(source)
+    return data_root
 
 
 def pytest_configure(config):

@@ -9,7 +9,7 @@ from modularity import runner
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", runner.notebook_names())
-def test_notebook_runs_at_smoke(name, data_root):
+def test_notebook_runs_at_smoke(name, data_root_with_datasets):
     paths = runner.execute(name, "smoke", progress=False)
     assert not paths.published
     manifest = json.loads(paths.manifest.read_text())

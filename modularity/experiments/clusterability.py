@@ -75,9 +75,10 @@ def load_dataset(name: str, train_subset: int, test_subset: int, device) -> tupl
 
 @torch.no_grad()
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> float:
+    was_training = model.training
     model.eval()
     correct = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, len(x), batch))
-    model.train()
+    model.train(was_training)
     return correct / len(x)
 
 
@@ -110,8 +111,9 @@ def build(kind: str, dataset: str, settings: Settings, regulariser: str) -> torc
     return glorot_(SmallCNN(dropout=regulariser == "dropout"))
 
 
-def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, data, device) -> dict:
-    """Train, measure, prune, measure one network; returns both stages' accuracies and clusterability."""
+def trained_states(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, data,
+                   device) -> dict[str, dict]:
+    """State dicts of one network after training ("unpruned") and after pruning ("pruned"), cached."""
     params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(settings)}
     training = {key: value for key, value in params.items() if key not in MEASUREMENT_FIELDS}
     store = SeedStore(f"clusterability_{kind}", training, seed)  # a new k or null model reuses the training
@@ -133,11 +135,21 @@ def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: 
         return state
 
     base = stage("base", prune=False, start_from=None)
-    pruned = stage("pruned", prune=True, start_from=base)
+    return {"unpruned": base, "pruned": stage("pruned", prune=True, start_from=base)}
+
+
+def trained_model(kind: str, dataset: str, regulariser: str, state: dict, settings: Settings) -> torch.nn.Module:
+    model = build(kind, dataset, settings, regulariser)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, data, device) -> dict:
+    """Train, measure, prune, measure one network; returns both stages' accuracies and clusterability."""
+    params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(settings)}
     out = {}
-    for name, state in (("unpruned", base), ("pruned", pruned)):
-        model = build(kind, dataset, settings, regulariser).to(device)
-        model.load_state_dict(state)
+    for name, state in trained_states(kind, dataset, regulariser, seed, settings, data, device).items():
+        model = trained_model(kind, dataset, regulariser, state, settings).to(device)
         test_acc = accuracy(model, data[2], data[3])
         model = model.cpu()
         out[name] = {"test_acc": test_acc, "sparsity": sparsity(model),

@@ -1,0 +1,189 @@
+"""Importance and coherence of the sub-clusters of an MLP's partitions (Hod et al., P2).
+
+A *partition* labels every hidden unit (−1: isolated or dead); a *sub-cluster* is one label within one
+layer. Partitions come from the weight graph or from activation correlations, clustered over the whole
+network (global) or layer by layer (local), always with ``modularity.clustering``. Each sub-cluster is
+compared with random same-size sets from the same layer on three questions:
+
+- importance: lesioning it lowers mean per-class accuracy more (lower tail), and more class-specifically
+  (the range statistic, upper tail);
+- coherence by feature visualisation: an input optimised to drive the set's pre-activations reaches a
+  higher objective (upper tail) and gets a lower-entropy prediction (lower tail);
+- coherence on real inputs (no optimisation): the 10 training images that drive the set most have a
+  lower-entropy label histogram (lower tail).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from modularity import clustering, lesions
+
+MIN_SIZE, MAX_PROP = 2, 0.99  # P2's size filter
+PARTITIONS = ("weight_global", "weight_local", "activation_global", "activation_local")
+
+
+@dataclass
+class SubCluster:
+    layer: int  # hidden layer, 0-based
+    label: int
+    units: np.ndarray
+
+
+def sub_clusters(layer_labels: list[np.ndarray]) -> list[SubCluster]:
+    """Every (layer, label) group with 2 ≤ size ≤ 0.99 × the layer's non-isolated units."""
+    out = []
+    for layer, labels in enumerate(layer_labels):
+        n_valid = int((labels >= 0).sum())
+        for label in np.unique(labels[labels >= 0]):
+            units = np.flatnonzero(labels == label)
+            if MIN_SIZE <= len(units) <= MAX_PROP * n_valid:
+                out.append(SubCluster(layer, int(label), units))
+    return out
+
+
+# --- partitions -------------------------------------------------------------------------------------------
+
+def weight_partition(model, k: int, local: bool, seed: int = 0) -> list[np.ndarray]:
+    """Labels of each hidden layer from spectral clustering of the |w| graph (inputs and logits take part
+    in the clustering but are never lesioned). Local: each hidden layer clustered within its own 3-layer
+    subgraph, into as many clusters as the global partition put in that layer."""
+    graph = clustering.mlp_graph(model)
+    labels, _ = clustering.spectral_clustering(graph, k, seed=seed)
+    global_hidden = graph.expand_labels(labels)[1:-1]
+    if not local:
+        return global_hidden
+    mats = [layer.weight.detach().T for layer in model.layers]
+    out = []
+    for h, global_labels in enumerate(global_hidden):
+        n_clusters = len(np.unique(global_labels[global_labels >= 0]))
+        sub = clustering.layered_graph(mats[h:h + 2])  # layers h, h+1 (this hidden layer), h+2
+        if n_clusters < 2 or min(sub.layer_sizes) == 0:
+            out.append(np.where(global_labels >= 0, 0, -1))
+            continue
+        sub_labels, _ = clustering.spectral_clustering(sub, n_clusters, seed=seed)
+        out.append(sub.expand_labels(sub_labels)[1])
+    return out
+
+
+def spearman_squared(values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """ρ² between the columns of ``values`` (examples × units), diagonal 0, and which units are alive
+    (non-zero variance); dead units get no edges."""
+    ranks = values.argsort(dim=0).argsort(dim=0).to(torch.float64)  # ties are rare in float pre-activations
+    alive = values.std(dim=0) > 0
+    centred = ranks - ranks.mean(dim=0)
+    norms = centred.norm(dim=0)
+    rho = (centred.T @ centred) / torch.outer(norms, norms).clamp_min(1e-300)
+    adjacency = torch.nan_to_num(rho**2).clamp(0, 1)
+    adjacency[~alive] = 0
+    adjacency[:, ~alive] = 0
+    adjacency.fill_diagonal_(0)
+    return adjacency.numpy(), alive.numpy()
+
+
+def activation_partition(model, x: torch.Tensor, k: int, local: bool, seed: int = 0) -> list[np.ndarray]:
+    """Labels from the squared Spearman correlation of hidden pre-activations over inputs ``x``; dead
+    units are −1. Local: each layer's own correlation matrix, into the global partition's count."""
+    pre = lesions.pre_activations(model, x)
+    sizes = [p.shape[1] for p in pre]
+    adjacency, alive = spearman_squared(torch.cat(pre, dim=1))
+    labels = np.full(len(alive), -1)
+    live = np.flatnonzero(alive & (adjacency.sum(axis=1) > 0))
+    labels[live] = clustering.spectral_clustering_dense(adjacency[np.ix_(live, live)], k, seed=seed)[0]
+    global_labels = np.split(labels, np.cumsum(sizes)[:-1])
+    if not local:
+        return global_labels
+    out, start = [], 0
+    for size, layer_labels in zip(sizes, global_labels):
+        n_clusters = len(np.unique(layer_labels[layer_labels >= 0]))
+        block = adjacency[start:start + size, start:start + size]
+        keep = np.flatnonzero((layer_labels >= 0) & (block.sum(axis=1) > 0))
+        local_labels = np.full(size, -1)
+        if n_clusters >= 2 and len(keep) >= n_clusters:
+            local_labels[keep] = clustering.spectral_clustering_dense(block[np.ix_(keep, keep)], n_clusters,
+                                                                      seed=seed)[0]
+        else:
+            local_labels[keep] = 0
+        out.append(local_labels)
+        start += size
+    return out
+
+
+def partition(model, kind: str, k: int, x_train: torch.Tensor, seed: int = 0) -> list[np.ndarray]:
+    source, scope = kind.split("_")
+    if source == "weight":
+        return weight_partition(model, k, local=scope == "local", seed=seed)
+    return activation_partition(model, x_train, k, local=scope == "local", seed=seed)
+
+
+# --- the tests of one sub-cluster -------------------------------------------------------------------------
+
+def unit_sets(cluster: SubCluster, layer_labels: list[np.ndarray], n_random: int, rng) -> list[np.ndarray]:
+    """The cluster's units first, then ``n_random`` random same-size sets from its layer."""
+    return [cluster.units] + lesions.random_sets(layer_labels[cluster.layer], cluster.label, n_random, rng)
+
+
+@torch.no_grad()
+def importance(model, cluster: SubCluster, sets: list[np.ndarray], hidden: list[torch.Tensor],
+               y: torch.Tensor, base_acc: np.ndarray, n_classes: int) -> dict:
+    """Lesion the cluster and each random set (one batched pass); percentiles of the mean accuracy (lower
+    tail) and of the class-specificity range (upper tail)."""
+    layer_hidden = hidden[cluster.layer]
+    logits = lesions.forward_from(model, cluster.layer, layer_hidden, lesions.lesion_masks(layer_hidden.shape[1], sets))
+    accs = lesions.class_accuracies(logits, y, n_classes).numpy()
+    means = accs.mean(axis=1)
+    ranges = np.array([lesions.range_statistic(a, base_acc) for a in accs])
+    n_random = len(sets) - 1
+    return {"p_mean": lesions.percentile(means[0], means[1:], "lower"),
+            "p_range": lesions.percentile(ranges[0], ranges[1:], "upper"),
+            "acc_drop": float(base_acc.mean() - means[0]), "random_acc_drops": base_acc.mean() - means[1:],
+            "class_drops": base_acc - accs[0], "n_random": n_random}
+
+
+def feature_visualisation(model, layer: int, sets: list[np.ndarray], steps: int = 65, lr: float = 0.05,
+                          seed: int = 0, input_shape=(1, 28, 28)) -> dict:
+    """For each set, an input x = sigmoid(θ) optimised by Adam to maximise Σ_{u∈S} |pre-activation_u(x)|,
+    all sets at once (one image each); returns the objective reached and the entropy of the prediction."""
+    generator = torch.Generator().manual_seed(seed)
+    theta = (0.01 * torch.randn(len(sets), *input_shape, generator=generator)).requires_grad_(True)
+    selection = lesions.lesion_masks(model.layers[layer].out_features, sets)
+    selection = 1 - selection  # 1 at the set's units
+    optimizer = torch.optim.Adam([theta], lr=lr)
+    for param in model.parameters():
+        param.requires_grad_(False)
+    try:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            objective = (lesions.pre_activation(model, torch.sigmoid(theta), layer).abs() * selection).sum(1)
+            (-objective.sum()).backward()
+            optimizer.step()
+    finally:
+        for param in model.parameters():
+            param.requires_grad_(True)
+    with torch.no_grad():
+        image = torch.sigmoid(theta)
+        objective = (lesions.pre_activation(model, image, layer).abs() * selection).sum(1)
+        entropy = lesions.entropy(torch.softmax(model(image), dim=-1))
+    n_random = len(sets) - 1
+    score, ent = objective.numpy(), entropy.numpy()
+    return {"p_score": lesions.percentile(score[0], score[1:], "upper"),
+            "p_entropy": lesions.percentile(ent[0], ent[1:], "lower"), "score": float(score[0]),
+            "entropy": float(ent[0]), "image": image[0].numpy(), "n_random": n_random}
+
+
+def example_coherence(pre: list[torch.Tensor], labels: torch.Tensor, layer: int, sets: list[np.ndarray],
+                      n_classes: int, top: int = 10) -> dict:
+    """The ``top`` inputs with the largest Σ_{u∈S} |pre-activation| for each set: the entropy of their
+    label histogram (lower: the set responds to one class's features)."""
+    entropies = []
+    for units in sets:
+        drive = pre[layer][:, torch.as_tensor(units)].abs().sum(dim=1)
+        chosen = labels[drive.topk(top).indices]
+        counts = torch.bincount(chosen, minlength=n_classes).to(torch.float64)
+        entropies.append(float(lesions.entropy(counts / counts.sum())))
+    entropies = np.array(entropies)
+    return {"p_examples": lesions.percentile(entropies[0], entropies[1:], "lower"),
+            "example_entropy": float(entropies[0])}

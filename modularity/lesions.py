@@ -1,0 +1,193 @@
+"""Lesions of neuron groups and the statistics of Hod et al. (importance and coherence of clusters).
+
+A lesion zeroes the incoming weights and biases of the chosen units, so their pre-activation and ReLU
+output are 0. ``lesioned`` does it as a context manager that restores the model exactly; ``lesion_masks`` +
+``forward_from`` do the same for many unit sets at once, recomputing only the layers after the lesion.
+
+Statistics: empirical percentiles against random same-size sets from the same layer, Fisher's combination
+per network, the Bates (Irwin–Hall mean) combination across networks, and Benjamini–Hochberg.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+
+@contextmanager
+def lesioned(layers: Sequence[torch.nn.Module], units: Sequence[Iterable[int]]):
+    """Zero the incoming weights and bias of ``units[i]`` of ``layers[i]`` (Linear rows / Conv2d output
+    channels) inside the block; the original values are restored afterwards, also after an exception."""
+    saved = []
+    try:
+        with torch.no_grad():
+            for layer, chosen in zip(layers, units):
+                index = torch.as_tensor(list(chosen), dtype=torch.long, device=layer.weight.device)
+                saved.append((layer, index, layer.weight[index].clone(),
+                              None if layer.bias is None else layer.bias[index].clone()))
+                layer.weight[index] = 0
+                if layer.bias is not None:
+                    layer.bias[index] = 0
+        yield
+    finally:
+        with torch.no_grad():
+            for layer, index, weight, bias in reversed(saved):
+                layer.weight[index] = weight
+                if bias is not None:
+                    layer.bias[index] = bias
+
+
+@torch.no_grad()
+def class_accuracies(logits: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Per-class accuracy (… × n_classes) of logits (… × N × classes) against labels (N)."""
+    correct = (logits.argmax(dim=-1) == labels).to(torch.float64)
+    onehot = torch.nn.functional.one_hot(labels, n_classes).to(torch.float64)
+    return (correct @ onehot) / onehot.sum(dim=0).clamp_min(1)
+
+
+@torch.no_grad()
+def hidden_activations(model, x: torch.Tensor) -> list[torch.Tensor]:
+    """Post-ReLU activations of every hidden layer of an ``MLP`` (evaluation mode: no dropout)."""
+    h, out = x.flatten(1), []
+    for layer in model.layers[:-1]:
+        h = torch.relu(layer(h))
+        out.append(h)
+    return out
+
+
+@torch.no_grad()
+def pre_activations(model, x: torch.Tensor) -> list[torch.Tensor]:
+    """Pre-activations (before ReLU) of every hidden layer of an ``MLP``."""
+    h, out = x.flatten(1), []
+    for layer in model.layers[:-1]:
+        z = layer(h)
+        out.append(z)
+        h = torch.relu(z)
+    return out
+
+
+def pre_activation(model, x: torch.Tensor, layer: int) -> torch.Tensor:
+    """Pre-activation of hidden layer ``layer`` (0-based) of an ``MLP``, differentiable in ``x``."""
+    h = x.flatten(1)
+    for index, linear in enumerate(model.layers):
+        z = linear(h)
+        if index == layer:
+            return z
+        h = torch.relu(z)
+    raise ValueError(f"the model has no hidden layer {layer}")
+
+
+@torch.no_grad()
+def forward_from(model, layer: int, hidden: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Logits when units of hidden layer ``layer`` (0-based) are lesioned, for many unit sets at once.
+
+    hidden: that layer's post-ReLU activations (N × units); keep: sets × units (0 at lesioned units).
+    Zeroing a unit's incoming weights and bias makes its ReLU output 0, which is what ``keep`` does.
+    """
+    h = hidden[None] * keep[:, None, :].to(hidden.dtype)
+    for next_layer in model.layers[layer + 1:-1]:
+        h = torch.relu(next_layer(h))
+    return model.layers[-1](h)
+
+
+def lesion_masks(n_units: int, unit_sets: Sequence[np.ndarray]) -> torch.Tensor:
+    keep = torch.ones(len(unit_sets), n_units)
+    for row, units in enumerate(unit_sets):
+        keep[row, torch.as_tensor(np.asarray(units), dtype=torch.long)] = 0
+    return keep
+
+
+def random_sets(layer_labels: np.ndarray, label: int, n_sets: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random sets of the size of cluster ``label``, from the same layer's non-isolated units (labels ≠ −1):
+    permute the labels among those units and take the positions now carrying ``label``."""
+    valid = np.flatnonzero(layer_labels >= 0)
+    size = int((layer_labels == label).sum())
+    return [np.sort(rng.choice(valid, size, replace=False)) for _ in range(n_sets)]
+
+
+def percentile(true_value: float, random_values: np.ndarray, tail: str) -> float:
+    """Empirical p of the true value among random ones: (1 + #more extreme + ½·#ties) / (n + 1).
+
+    ``tail="lower"`` counts random values below the true one. Counting ties as half keeps the chance of
+    the minimum p = 1/(n+1) at or below 1/(n+1) when nothing distinguishes the true set.
+    """
+    random_values = np.asarray(random_values, dtype=np.float64)
+    if tail == "lower":
+        beyond = (random_values < true_value).sum()
+    elif tail == "upper":
+        beyond = (random_values > true_value).sum()
+    else:
+        raise ValueError("tail must be 'lower' or 'upper'")
+    ties = np.isclose(random_values, true_value, rtol=0, atol=1e-12).sum()
+    return float((1 + beyond + 0.5 * ties) / (len(random_values) + 1))
+
+
+def is_minimal(p: float, n_random: int) -> bool:
+    """The true set is more extreme than every random set (the only p a single cluster can be called
+    significant at, with n_random sets)."""
+    return math.isclose(p, 1 / (n_random + 1))
+
+
+def range_statistic(lesioned_acc: np.ndarray, base_acc: np.ndarray) -> float:
+    """P2's class specificity: the range of the per-class accuracy changes normalised by their mean,
+    (max Δ − min Δ) / |mean Δ|. A lesion that changes nothing scores 0 (the original gets 0/0 there);
+    one whose changes cancel out on average scores ∞."""
+    change = np.asarray(lesioned_acc, dtype=np.float64) - np.asarray(base_acc, dtype=np.float64)
+    spread, mean = change.max() - change.min(), abs(change.mean())
+    if spread == 0:
+        return 0.0
+    return math.inf if mean == 0 else float(spread / mean)
+
+
+def midrank(p: float, n_random: int) -> float:
+    """Shift an empirical percentile to its mid-rank, p − 1/(2(n+1)), before combining."""
+    return p - 1 / (2 * (n_random + 1))
+
+
+def fisher(ps: Sequence[float]) -> float:
+    """Fisher's combined p: X = −2 Σ ln p ~ χ²(2m); the survival function of χ² with even degrees of
+    freedom is e^{−X/2} Σ_{i<m} (X/2)^i / i!."""
+    ps = np.asarray(ps, dtype=np.float64)
+    if len(ps) == 0:
+        return float("nan")
+    half = float(-np.log(ps).sum())
+    if half == 0:
+        return 1.0
+    log_terms = np.array([i * math.log(half) - math.lgamma(i + 1) for i in range(len(ps))])
+    return float(min(1.0, math.exp(-half + np.logaddexp.reduce(log_terms))))
+
+
+def bates_cdf(mean: float, n: int) -> float:
+    """P(mean of n i.i.d. U(0,1) ≤ mean): the Irwin–Hall CDF at n·mean (normal approximation for n > 30)."""
+    if n > 30:
+        return 0.5 * (1 + math.erf((mean - 0.5) / math.sqrt(1 / (12 * n)) / math.sqrt(2)))
+    x = n * mean
+    if x <= 0:
+        return 0.0
+    if x >= n:
+        return 1.0
+    total = sum((-1) ** k * math.comb(n, k) * (x - k) ** n for k in range(int(math.floor(x)) + 1))
+    return float(min(1.0, max(0.0, total / math.factorial(n))))
+
+
+def benjamini_hochberg(ps: Sequence[float], q: float = 0.05) -> tuple[np.ndarray, float]:
+    """Which hypotheses BH rejects at FDR q, and the critical p (the largest rejected p; 0 if none)."""
+    ps = np.asarray(ps, dtype=np.float64)
+    order = np.argsort(ps)
+    ranked = ps[order]
+    below = ranked <= q * np.arange(1, len(ps) + 1) / len(ps)
+    if not below.any():
+        return np.zeros(len(ps), dtype=bool), 0.0
+    last = np.flatnonzero(below).max()
+    reject = np.zeros(len(ps), dtype=bool)
+    reject[order[:last + 1]] = True
+    return reject, float(ranked[last])
+
+
+def entropy(probabilities: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy (nats) along the last axis."""
+    return -(probabilities * probabilities.clamp_min(1e-12).log()).sum(dim=-1)
