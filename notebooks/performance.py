@@ -11,14 +11,15 @@
 # ---
 
 # %% [markdown]
-# # Performance: how fast masks train, and evidence that the fast path is the same method
+# # Performance: how fast masks train and networks cluster, and evidence that the fast paths compute the same thing
 #
 # Mask training dominates the cost of every weight-mask experiment: each step samples K = 4 hard masks
 # over every weight, and for wide networks this elementwise work outweighs the matrix multiplications.
 # This chapter times base and mask training of the add/mul FNNs, against a reference transcription of the
 # spec's formula (two uniforms per element, separate ops, one batch chunk at a time — the way the original
 # code computes it) timed **in the same run**, so that the speed-up is a ratio measured on the same machine
-# at the same moment. It then checks that the fast path computes the same thing.
+# at the same moment. It then checks that the fast path computes the same thing. The last section times the
+# clusterability chapter's shuffle null model against scikit-learn's spectral clustering.
 
 # %% tags=["parameters"]
 threads: int = 2  # torch threads per benchmark process

@@ -37,6 +37,7 @@ def test_planted_cluster_is_important_and_class_specific():
     result = imp.importance(model, target, sets, hidden, y, base, 3)
     assert lesions.is_minimal(result["p_mean"], 19), result["p_mean"]
     assert lesions.is_minimal(result["p_range"], 19), result["p_range"]
+    assert lesions.is_minimal(result["p_max_class_drop"], 19), result["p_max_class_drop"]
     assert result["class_drops"].tolist() == [0.0, 0.0, 1.0]
 
 

@@ -17,4 +17,8 @@ def current_checksums(dataset: str) -> dict[str, str] | None:
         from modularity.data import arithmetic
 
         return arithmetic.checksums()
+    if dataset == "pair_arithmetic":
+        from modularity.data import pair_arithmetic
+
+        return pair_arithmetic.checksums()
     return KNOWN_FILES.get(dataset)

@@ -14,9 +14,10 @@ import torch
 
 from modularity import mask_algebra, masking
 from modularity.data import arithmetic as ar
+from modularity.experiments import stages
 from modularity.models.lstm import RepeatedInputLSTM
 from modularity.models.mlp import MLP
-from modularity.train import BatchIndices, fit, set_determinism
+from modularity.train import BatchIndices, set_determinism
 
 STAGES = ("control", "add", "mul")
 CONDITIONS = ("full", "add", "notadd", "mul", "notmul")
@@ -86,27 +87,20 @@ def run_seed(settings: Settings, seed: int, device: torch.device, store=None, pr
     set_determinism(seed)
     train, valid = ar.train_set().to(device), ar.valid_set().to(device)
     model = build_model(settings).to(device)
-    checkpoint = store.checkpoint if store else (lambda stage: None)
-
     started = time.time()
 
     def report(stage: str) -> None:
         print(f"{settings.model} seed {seed}: {stage} trained ({time.time() - started:.0f} s so far)", flush=True)
 
-    base = store.load("base") if store else None
-    if base is None:
-        draw = batches(train, settings.batch_size, seed)
+    draw = batches(train, settings.batch_size, seed)
 
-        def base_loss(step: int) -> torch.Tensor:
-            inputs, targets = draw(step)
-            return ar.digit_loss(model(inputs), targets)
+    def base_loss(step: int) -> torch.Tensor:
+        inputs, targets = draw(step)
+        return ar.digit_loss(model(inputs), targets)
 
-        losses = fit(list(model.parameters()), base_loss,
-                     settings.base_steps, lr=settings.lr, clip=settings.grad_clip,
-                     desc=f"{settings.model} seed {seed} base", checkpoint=checkpoint("base"), progress=progress)
-        base = {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "losses": losses}
-        if store:
-            store.save("base", base)
+    desc = f"{settings.model} seed {seed}"
+    base, trained = stages.base_stage(model, base_loss, settings, desc, store, progress)
+    if trained:
         report("base network")
     model.load_state_dict(base["state"])
     model.eval()
@@ -115,18 +109,9 @@ def run_seed(settings: Settings, seed: int, device: torch.device, store=None, pr
     stage_data = {"control": train, "add": train.only("add"), "mul": train.only("mul")}
     masks, mask_losses, probabilities = {}, {}, {}
     for stage, data in stage_data.items():
-        done = store.load(stage) if store else None
-        if done is None:
-            logits = masking.MaskLogits.for_model(model, names)
-            losses = masking.train_mask(
-                model, logits, batches(data, settings.batch_size, MASK_SEED), ar.digit_loss,
-                n_steps=settings.mask_steps, beta=settings.beta, penalty_batch_size=settings.batch_size,
-                lr=settings.mask_lr, n_samples=settings.n_mask_samples, clip=settings.grad_clip,
-                desc=f"{settings.model} seed {seed} mask {stage}", checkpoint=checkpoint(stage),
-                progress=progress)
-            done = {"logits": {n: t.detach().cpu() for n, t in logits.items()}, "losses": losses}
-            if store:
-                store.save(stage, done)
+        done, trained = stages.mask_stage(model, names, stage, batches(data, settings.batch_size, MASK_SEED),
+                                          ar.digit_loss, settings, desc, store, progress)
+        if trained:
             report(f"{stage} mask")
         masks[stage] = mask_algebra.Mask.from_logits(done["logits"])
         mask_losses[stage] = done["losses"]

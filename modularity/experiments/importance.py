@@ -6,7 +6,7 @@ network (global) or layer by layer (local), always with ``modularity.clustering`
 compared with random same-size sets from the same layer on three questions:
 
 - importance: lesioning it lowers mean per-class accuracy more (lower tail), and more class-specifically
-  (the range statistic, upper tail);
+  (the range statistic, upper tail; and, as an extension, the largest single-class drop, upper tail);
 - coherence by feature visualisation: an input optimised to drive the set's pre-activations reaches a
   higher objective (upper tail) and gets a lower-entropy prediction (lower tail);
 - coherence on real inputs (no optimisation): the 10 training images that drive the set most have a
@@ -136,9 +136,11 @@ def importance(model, cluster: SubCluster, sets: list[np.ndarray], hidden: list[
     accs = lesions.class_accuracies(logits, y, n_classes).numpy()
     means = accs.mean(axis=1)
     ranges = np.array([lesions.range_statistic(a, base_acc) for a in accs])
+    largest = (base_acc[None] - accs).max(axis=1)  # the largest drop of any one class
     n_random = len(sets) - 1
     return {"p_mean": lesions.percentile(means[0], means[1:], "lower"),
             "p_range": lesions.percentile(ranges[0], ranges[1:], "upper"),
+            "p_max_class_drop": lesions.percentile(largest[0], largest[1:], "upper"),
             "acc_drop": float(base_acc.mean() - means[0]), "random_acc_drops": base_acc.mean() - means[1:],
             "class_drops": base_acc - accs[0], "n_random": n_random}
 

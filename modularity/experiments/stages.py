@@ -1,0 +1,46 @@
+"""The two resumable stages every weight-mask experiment runs: base training, then one mask per stage on
+the frozen weights. Each is loaded from the seed's store when finished, checkpointed while it runs."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from modularity import masking
+from modularity.train import fit
+
+
+def base_stage(model: torch.nn.Module, loss_at_step: Callable[[int], torch.Tensor], settings, desc: str,
+               store=None, progress: bool = True) -> tuple[dict, bool]:
+    """``{"state", "losses"}`` of base training with Adam (``settings``: base_steps, lr, grad_clip); also
+    whether it was trained now."""
+    done = store.load("base") if store else None
+    if done is not None:
+        return done, False
+    losses = fit(list(model.parameters()), loss_at_step, settings.base_steps, lr=settings.lr,
+                 clip=settings.grad_clip, desc=f"{desc} base",
+                 checkpoint=store.checkpoint("base") if store else None, progress=progress)
+    done = {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "losses": losses}
+    if store:
+        store.save("base", done)
+    return done, True
+
+
+def mask_stage(model: torch.nn.Module, names: list[str], stage: str, batch_at_step, task_loss, settings,
+               desc: str, store=None, progress: bool = True) -> tuple[dict, bool]:
+    """``{"logits", "losses"}`` of one freshly initialised mask trained on the frozen model (``settings``:
+    mask_steps, beta, batch_size, mask_lr, n_mask_samples, grad_clip); also whether it was trained now."""
+    done = store.load(stage) if store else None
+    if done is not None:
+        return done, False
+    logits = masking.MaskLogits.for_model(model, names)
+    losses = masking.train_mask(
+        model, logits, batch_at_step, task_loss, n_steps=settings.mask_steps, beta=settings.beta,
+        penalty_batch_size=settings.batch_size, lr=settings.mask_lr, n_samples=settings.n_mask_samples,
+        clip=settings.grad_clip, desc=f"{desc} mask {stage}",
+        checkpoint=store.checkpoint(stage) if store else None, progress=progress)
+    done = {"logits": {n: t.detach().cpu() for n, t in logits.items()}, "losses": losses}
+    if store:
+        store.save(stage, done)
+    return done, True

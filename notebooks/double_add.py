@@ -1,0 +1,215 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Double addition: is the same function reused for different inputs?
+#
+# **Claim under test** (Csordás et al. 2021, the "+/+" experiment; spec `weight_masks.md` §2.2): standard
+# networks do **not** reuse the same weights for the same function applied to different inputs. Each example
+# holds two independent pairs of two-digit numbers, and the network must add both pairs modulo 100. A mask
+# trained on pair 1 alone and one trained on pair 2 alone would overlap strongly if one "adder" served both
+# pairs; if the network instead computes each pair with its own weights, the masks barely overlap, and
+# removing pair 1's mask loses pair 1 while pair 2 survives.
+#
+# The FNN is run twice per example, each run seeing one pair (the other zeroed) and answering from that
+# pair's output slot; the LSTM sees both pairs for 6 steps (`together`) or one pair per half of the
+# sequence (`only_one_io`). The **positive control** (`copyweight`) copies pair 2's input and output weights
+# of the trained FNN onto pair 1's before masking, so both pairs are computed by literally the same circuit:
+# if the method can detect reuse, the two pair masks must overlap strongly there.
+
+# %% tags=["parameters"]
+seeds: int = 3  # number of seeds 0..seeds-1
+models: list[str] = ["fnn", "fnn_copyweight", "lstm"]  # fnn, fnn_copyweight (the positive control), lstm
+fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden layer sizes (paper: 2000x4)
+lstm_hidden: int = 128  # LSTM hidden size (paper: 256)
+lstm_layers: int = 2  # LSTM layers (paper: 2)
+lstm_mode: str = "together"  # "together" (paper's main) or "only_one_io"
+fnn_base_steps: int = 8000  # FNN base training steps (paper: 20000)
+lstm_base_steps: int = 8000  # LSTM base training steps (paper: 20000)
+mask_steps: int = 4000  # training steps per mask stage (paper: 20000)
+batch_size: int = 128  # batch size (paper: 128)
+lr: float = 0.001  # base learning rate (Adam)
+mask_lr: float = 0.01  # mask-logit learning rate (Adam)
+fnn_beta: float = 0.0004  # logit penalty β for the FNN (paper: 4e-4)
+lstm_beta: float = 0.0001  # logit penalty β for the LSTM (paper: 1e-4)
+n_mask_samples: int = 4  # K mask samples per step
+device: str = "auto"  # "auto", "cpu" or "cuda"
+
+# %%
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import torch
+
+from modularity import cache, mask_algebra, plots, provenance, stats
+from modularity.data import pair_arithmetic
+from modularity.experiments import doubleadd
+from modularity.glue import glue
+from modularity.train import choose_device
+
+torch_device = choose_device(device)
+provenance.record("run", "device", str(torch_device))
+pair_arithmetic.load()  # records the generated data's checksums in the run's manifest
+unknown = set(models) - {"fnn", "fnn_copyweight", "lstm"}
+assert not unknown, f"unknown model(s) {sorted(unknown)}; choose from fnn, fnn_copyweight, lstm"
+print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
+
+# %% [markdown]
+# ## Training: base network, then control / pair-1 / pair-2 masks, for every seed
+# The copy-weight control reuses the FNN's base network (same seed), applies the surgery, then trains its
+# own three masks. Finished seeds and stages are cached in the data root.
+
+# %%
+def settings_for(model_name):
+    if model_name == "lstm":
+        return doubleadd.Settings("lstm", [lstm_hidden] * lstm_layers, lstm_base_steps, mask_steps, batch_size, lr,
+                                  mask_lr, lstm_beta, n_mask_samples, lstm_mode=lstm_mode)
+    return doubleadd.Settings(model_name, fnn_hidden, fnn_base_steps, mask_steps, batch_size, lr, mask_lr, fnn_beta,
+                              n_mask_samples)
+
+
+results = {}
+for model_name in models:
+    settings = settings_for(model_name)
+    params = dict(asdict(settings), device=torch_device.type)
+    results[model_name] = []
+    for seed in range(seeds):
+        store = cache.SeedStore(f"double_add/{model_name}", params, seed)
+        if model_name == "fnn_copyweight":  # share the plain FNN's base network
+            fnn_params = dict(asdict(settings_for("fnn")), device=torch_device.type)
+            base = cache.SeedStore("double_add/fnn", fnn_params, seed).load("base")
+            if base is not None and store.load("base") is None:
+                store.save("base", base)
+        result = cache.cached(f"double_add/{model_name}", params, seed,
+                              lambda: doubleadd.run_seed(settings, seed, torch_device, store))
+        results[model_name].append(result)
+        acc = result["acc"]
+        print(f"{model_name} seed {seed}: unmasked pair 1/2 {result['unmasked_acc']['pair1']:.3f}/"
+              f"{result['unmasked_acc']['pair2']:.3f}, control mask {acc['full']['pair1']:.3f}/"
+              f"{acc['full']['pair2']:.3f}, IoU(pair 1, pair 2) {result['iou_pair1_pair2']:.3f}")
+
+# %% [markdown]
+# ## Per-pair accuracy with each mask and its inverse
+# `Pair 1` keeps only the weights of the pair-1 mask, `¬Pair 1` removes them; likewise for pair 2. `Full` is
+# the control mask. Bars: means over seeds, error bars one sample standard deviation. The second table keeps
+# the control mask on the input and output layers in the inverse conditions (`first_full_mask`), which asks
+# whether the loss comes from pair-specific hidden weights or only from the pair-specific input/output
+# weights.
+
+# %%
+LABELS = {"full": "Full", "pair1": "Pair 1", "notpair1": "¬Pair 1", "pair2": "Pair 2", "notpair2": "¬Pair 2"}
+rows = [{"model": m, "variant": variant, "seed": seed, "condition": LABELS[c], "evaluated on": pair,
+         "accuracy": r[key][c][pair]}
+        for m in models for seed, r in enumerate(results[m])
+        for variant, key in (("masks", "acc"), ("first_full_mask", "acc_first_full_mask"))
+        for c in doubleadd.CONDITIONS for pair in ("pair1", "pair2")]
+performance = pd.DataFrame(rows)
+for variant in ("masks", "first_full_mask"):
+    sub = performance[performance.variant == variant]
+    table = sub.groupby(["model", "evaluated on", "condition"], sort=False)["accuracy"].agg(
+        lambda v: stats.format_mean_std(*stats.mean_std(v))).unstack("condition")[list(LABELS.values())]
+    display(table.rename_axis(columns=f"accuracy % ({variant})"))
+main = performance[performance.variant == "masks"].assign(bar=lambda d: d["model"] + " on " + d["evaluated on"])
+plots.grouped_bars(main, x="condition", y="accuracy", hue="bar", ylabel="Accuracy [%]", order=list(LABELS.values()),
+                   title="Per-pair accuracy with each mask");
+
+# %% [markdown]
+# ## How much do the pair masks overlap? The plain networks next to the positive control
+# Per masked tensor, IoU |M₁∧M₂|/|M₁∨M₂| and IoMin |M₁∧M₂|/min(|M₁|,|M₂|) of the pair-1 and pair-2 masks.
+
+# %%
+layer_rows = []
+for m in models:
+    for seed, r in enumerate(results[m]):
+        p1, p2 = r["masks"]["pair1"], r["masks"]["pair2"]
+        iou, iomin = mask_algebra.per_tensor(mask_algebra.iou, p1, p2), mask_algebra.per_tensor(mask_algebra.iomin,
+                                                                                                 p1, p2)
+        for layer in p1.names:
+            layer_rows.append({"model": m, "seed": seed, "layer": layer, "IoU": iou[layer], "IoMin": iomin[layer],
+                               "pair 1 mask": p1.counts()[layer], "pair 2 mask": p2.counts()[layer]})
+layers = pd.DataFrame(layer_rows)
+for m in models:
+    overlap = layers[layers.model == m].melt(id_vars=["layer", "seed"], value_vars=["IoU", "IoMin"],
+                                             var_name="measure", value_name="value")
+    fig = plots.grouped_bars(overlap, x="layer", y="value", hue="measure", ylabel="IoU / IoMin", percent=False,
+                             title=f"{m}: overlap of the pair-1 and pair-2 masks per layer")
+    fig.axes[0].set_ylim(0, 1.05)
+totals = pd.DataFrame([{"model": m, "seed": s, "IoU": r["iou_pair1_pair2"], "IoMin": r["iomin_pair1_pair2"]}
+                       for m in models for s, r in enumerate(results[m])])
+plots.grouped_bars(totals.melt(id_vars=["model", "seed"], var_name="measure", value_name="value"), x="model",
+                   y="value", hue="measure", ylabel="overall overlap", percent=False,
+                   title="Overall overlap of the pair masks: plain networks vs the copy-weight control");
+display(layers.groupby(["model", "layer"], sort=False)[["pair 1 mask", "pair 2 mask", "IoU", "IoMin"]].mean().round(3))
+
+# %% [markdown]
+# ## Numbers for the text (mean over seeds, with sample std)
+
+# %%
+metrics = {"n_seeds": seeds}
+for m in models:
+    per_seed = []
+    for r in results[m]:
+        row = {f"{m}_acc_{pair}_with_{c}": r["acc"][c][pair] for c in doubleadd.CONDITIONS for pair in ("pair1", "pair2")}
+        row |= {f"{m}_first_full_mask_acc_{pair}_with_{c}": r["acc_first_full_mask"][c][pair]
+                for c in ("notpair1", "notpair2") for pair in ("pair1", "pair2")}
+        row[f"{m}_iou_pair1_pair2"] = r["iou_pair1_pair2"]
+        row[f"{m}_iomin_pair1_pair2"] = r["iomin_pair1_pair2"]
+        per_seed.append(row)
+    metrics.update(stats.summarise(per_seed))
+for name, value in metrics.items():
+    glue(name, value)
+pd.Series(metrics, name="value").to_frame()
+
+# %% [markdown]
+# ## What the numbers say
+# Computed from the means above: a pair is *kept* above 90% accuracy and *lost* below 50%; masks *overlap
+# strongly* when IoU ≥ 0.5.
+
+# %%
+def verdict(m):
+    acc = lambda pair, cond: metrics[f"{m}_acc_{pair}_with_{cond}"]  # noqa: E731
+    iou = metrics[f"{m}_iou_pair1_pair2"]
+    parts = [f"IoU of the pair masks {iou:.2f} ({'strong' if iou >= 0.5 else 'weak'} overlap)"]
+    for own, other in (("pair1", "pair2"), ("pair2", "pair1")):
+        lost_own, kept_other = acc(own, f"not{own}") < 0.5, acc(other, f"not{own}") > 0.9
+        if lost_own and kept_other:
+            parts.append(f"removing the {own} mask loses {own} while {other} survives")
+        elif lost_own:
+            parts.append(f"removing the {own} mask loses both pairs")
+        else:
+            parts.append(f"removing the {own} mask does not lose {own}")
+    return f"{m}: " + "; ".join(parts) + "."
+
+
+for m in models:
+    glue(f"{m}_verdict", verdict(m))
+    print(verdict(m))
+glue("run_size", f"FNN hidden {fnn_hidden}, LSTM {lstm_layers}×{lstm_hidden} ({lstm_mode}), {fnn_base_steps:,} / "
+     f"{lstm_base_steps:,} base steps, {mask_steps:,} steps per mask stage, {seeds} seeds")
+
+# %% [markdown]
+# ### Results
+# - {glue:text}`fnn_verdict`
+# - {glue:text}`fnn_copyweight_verdict`
+# - {glue:text}`lstm_verdict`
+#
+# Plain FNN: pair-mask IoU {glue:text}`fnn_iou_pair1_pair2:.2f` (IoMin {glue:text}`fnn_iomin_pair1_pair2:.2f`);
+# without the pair-1 mask, pair 1 is solved {glue:text}`fnn_acc_pair1_with_notpair1:.1%` and pair 2
+# {glue:text}`fnn_acc_pair2_with_notpair1:.1%` of the time. Positive control (the same FNN after the
+# copy-weight surgery): IoU {glue:text}`fnn_copyweight_iou_pair1_pair2:.2f` (IoMin
+# {glue:text}`fnn_copyweight_iomin_pair1_pair2:.2f`). LSTM: IoU {glue:text}`lstm_iou_pair1_pair2:.2f`; without the
+# pair-1 mask, pair 1 {glue:text}`lstm_acc_pair1_with_notpair1:.1%` and pair 2
+# {glue:text}`lstm_acc_pair2_with_notpair1:.1%`.
+#
+# This run used {glue:text}`run_size`; the paper used a 2000×4 FNN, a 2×256 LSTM, 20,000 base and mask
+# steps per stage and 10 seeds (the `paper` preset). The paper's own numbers could not be read offline.
