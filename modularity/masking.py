@@ -67,15 +67,23 @@ class _HardConcreteSample(torch.autograd.Function):
         grad_weight = grad_logit = None
         if ctx.needs_input_grad[1]:
             grad_logit = mask_kernels.run("backward", grad_out, uniform, logit, weight)
-        if ctx.needs_input_grad[0]:
-            grad_weight = mask_kernels.masked_weight(grad_out, logit, uniform).sum(0)  # grad · hard sample
+        if ctx.needs_input_grad[0]:  # grad · hard sample, summed over samples (and stages)
+            grad_weight = mask_kernels.masked_weight(grad_out, logit, uniform).reshape(-1, *weight.shape).sum(0)
         return grad_weight, grad_logit, None
 
 
-def sample_masked_weights(weight: torch.Tensor, logit: torch.Tensor, n_samples: int) -> torch.Tensor:
-    """``[K, *weight.shape]``: the weight times K independent hard mask samples (fresh on every call)."""
+def sample_masked_weights(weight: torch.Tensor, logit: torch.Tensor, n_samples: int,
+                          n_stages: int | None = None) -> torch.Tensor:
+    """``[K, *weight.shape]``: the weight times K independent hard mask samples (fresh on every call).
+
+    With ``n_stages`` S, ``logit`` is ``[S, *weight.shape]`` (S independent masks) and the result is
+    ``[S·K, *weight.shape]``, stage-major: row s·K + k is stage s's k-th sample.
+    """
     uniform = fast_random.uniform((n_samples, *logit.shape), device=logit.device).to(logit.dtype)
-    return _HardConcreteSample.apply(weight, logit, uniform)
+    samples = _HardConcreteSample.apply(weight, logit, uniform)
+    if n_stages is None:
+        return samples
+    return samples.transpose(0, 1).reshape(n_stages * n_samples, *weight.shape)
 
 
 class MaskLogits(nn.Module):
@@ -130,34 +138,95 @@ class MaskLogits(nn.Module):
         return logits
 
 
+class StagedMaskLogits(MaskLogits):
+    """S independent masks over the same frozen weights, trained in one batched pass: each tensor is
+    ``[S, *shape]``, and stage s is applied to the s-th block of S equal blocks of the batch. Elementwise
+    Adam, the logit penalty and per-stage gradient clipping keep the stages exactly as independent as if
+    they were trained one after another."""
+
+    def __init__(self, shapes: Mapping[str, torch.Size], n_stages: int, init: float = MASK_INIT, device=None):
+        super().__init__({n: (n_stages, *shape) for n, shape in shapes.items()}, init=init, device=device)
+        self.n_stages = n_stages
+
+    @classmethod
+    def for_model(cls, model: nn.Module, names: Iterable[str], n_stages: int = 1,
+                  init: float = MASK_INIT) -> "StagedMaskLogits":
+        params = dict(model.named_parameters())
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise KeyError(f"model has no parameter(s) {missing}")
+        device = next(iter(params.values())).device
+        return cls({n: params[n].shape for n in names}, n_stages, init=init, device=device)
+
+    def stage(self, index: int) -> dict[str, torch.Tensor]:
+        """Stage ``index``'s logits (detached, on the CPU), keyed by parameter name."""
+        return {name: logit.detach()[index].cpu() for name, logit in self.items()}
+
+    def fill_every_stage(self, logits: Mapping[str, torch.Tensor], names: Iterable[str]) -> None:
+        """Copy one stage's logits of the named tensors into every stage (e.g. a frozen output layer)."""
+        own = dict(self.items())
+        for name in names:
+            own[name].data.copy_(logits[name].to(own[name].device).expand_as(own[name]))
+
+
+def clip_per_stage(max_norm: float) -> Callable[[list[torch.Tensor]], None]:
+    """Gradient-norm clipping of each stage of ``StagedMaskLogits`` on its own, as ``clip_grad_norm_``
+    would clip that stage trained alone."""
+
+    def clip(tensors: list[torch.Tensor]) -> None:
+        grads = [t.grad for t in tensors if t.grad is not None]
+        norms = torch.stack([g.flatten(1).square().sum(1) for g in grads]).sum(0).sqrt()
+        scale = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
+
+    return clip
+
+
 def forward_with_samples(
     model: nn.Module,
     logits: MaskLogits,
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | tuple[torch.Tensor, ...],
     n_samples: int,
     frozen: Iterable[str] = (),
 ):
     """Run ``model`` on a batch with ``n_samples`` fresh mask samples, one per contiguous batch chunk.
 
-    All K samples go through the model in one vmapped call (batched matmuls, grouped ops), never a Python
-    loop over samples. Tensors named in ``frozen`` use their deterministic mask (logit > 0) instead.
+    All K samples go through the model in one vmapped call (batched matmuls, grouped ops). A model can run one
+    call per chunk instead: ``vmap_mask_samples = False`` always (a recurrent network unrolled over many
+    steps, where vmap's per-op cost outweighs batching), ``"gpu"`` on a CPU (convolutions, whose grouped
+    form is slow on a CPU).
+    Tensors named in ``frozen`` use their deterministic mask (logit > 0) instead. With
+    ``StagedMaskLogits`` of S stages the batch is S blocks, one per stage, each cut into K chunks. ``inputs``
+    is one batch-first tensor or a tuple of them (the model's positional arguments).
     """
-    batch = inputs.shape[0]
-    if batch % n_samples:
-        raise ValueError(f"batch size {batch} is not divisible by the number of mask samples {n_samples}")
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    batch = inputs[0].shape[0]
+    n_stages = getattr(logits, "n_stages", None)
+    groups = n_samples * (n_stages or 1)
+    if batch % groups:
+        raise ValueError(f"batch size {batch} is not divisible by {n_samples} mask samples"
+                         + (f" × {n_stages} stages" if n_stages else ""))
     params = dict(model.named_parameters())
     weights = {}
     for name, logit in logits.items():
         if name in frozen:
-            weights[name] = (params[name] * (logit.detach() > 0)).expand(n_samples, *logit.shape)
+            keep = logit.detach() > 0
+            keep = keep.repeat_interleave(n_samples, 0) if n_stages else keep.expand(n_samples, *logit.shape)
+            weights[name] = params[name] * keep
         else:
-            weights[name] = sample_masked_weights(params[name], logit, n_samples)
-    chunks = inputs.reshape(n_samples, batch // n_samples, *inputs.shape[1:])
+            weights[name] = sample_masked_weights(params[name], logit, n_samples, n_stages)
+    chunks = [t.reshape(groups, batch // groups, *t.shape[1:]) for t in inputs]
 
-    def run_chunk(chunk_weights, chunk):
-        return functional_call(model, chunk_weights, (chunk,), strict=False)
+    def run_chunk(chunk_weights, *chunk):
+        return functional_call(model, chunk_weights, chunk, strict=False)
 
-    out = vmap(run_chunk, randomness="different")(weights, chunks)
+    vmapped = getattr(model, "vmap_mask_samples", True)
+    if vmapped is False or (vmapped == "gpu" and inputs[0].device.type == "cpu"):
+        outs = [run_chunk({n: w[g] for n, w in weights.items()}, *(c[g] for c in chunks)) for g in range(groups)]
+        out = torch.utils._pytree.tree_map(lambda *parts: torch.stack(parts), *outs)
+    else:
+        out = vmap(run_chunk, randomness="different")(weights, *chunks)
     return torch.utils._pytree.tree_map(lambda t: t.reshape(batch, *t.shape[2:]), out)
 
 
@@ -184,6 +253,26 @@ def applied(model: nn.Module, mask: Mask, *, inverse: bool = False):
         with torch.no_grad():
             for name, original in saved.items():
                 params[name].copy_(original)
+
+
+def half_mask_drops(model: nn.Module, mask: Mask, early: Iterable[str], accuracy: Callable[[], float]) -> dict:
+    """The half-mask test (spec §1.7, §2.10): ``accuracy()`` with ``mask`` on every tensor (the reference),
+    and how much it drops when the mask is applied only to the ``early`` tensors, or only to the others
+    (tensors left out keep all their weights)."""
+    early = [n for n in mask.names if n in set(early)]
+    late = [n for n in mask.names if n not in early]
+    results = {}
+    for part, names in (("reference", mask.names), ("early", early), ("late", late)):
+        with applied(model, mask.subset(names)):
+            results[part] = accuracy()
+    return {"reference": results["reference"], "drop_early": results["reference"] - results["early"],
+            "drop_late": results["reference"] - results["late"]}
+
+
+def first_half(names: Iterable[str], round_up: bool) -> list[str]:
+    """The first ⌈n/2⌉ (``round_up``) or ⌊n/2⌋ of the name-sorted tensors: the half-mask test's early set."""
+    names = sorted(names)
+    return names[: (len(names) + 1) // 2 if round_up else len(names) // 2]
 
 
 def frozen_weights(model: nn.Module) -> Callable[[], None]:
@@ -225,6 +314,8 @@ def train_mask(
 
     frozen = set(frozen)
     trainable = [logit for name, logit in logits.items() if name not in frozen]
+    if isinstance(logits, StagedMaskLogits) and clip is not None:
+        clip = clip_per_stage(clip)
     scale = beta / penalty_batch_size
     was_training = model.training
     model.eval()

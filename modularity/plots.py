@@ -33,10 +33,16 @@ def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, *, ylabel: str, 
 
 
 def heatmaps(matrices: dict[str, np.ndarray], *, rows, cols, title: str, fmt: str = ".1f", std=None,
-             cmap: str = "viridis", vmin=0, vmax=100):
-    """One annotated heat map per entry of ``matrices`` (values already in display units)."""
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.4 * len(matrices), 2.8), squeeze=False)
-    for ax, (name, matrix) in zip(axes[0], matrices.items()):
+             cmap: str = "viridis", vmin=0, vmax=100, ncols: int | None = None, cell: float = 0.0):
+    """One annotated heat map per entry of ``matrices`` (values already in display units), ``ncols`` per
+    row; ``cell`` > 0 sizes each map for its number of rows and columns (inches per cell)."""
+    ncols = ncols or len(matrices)
+    nrows = -(-len(matrices) // ncols)
+    width, height = (3.4, 2.8) if not cell else (cell * len(cols) + 1.0, cell * len(rows) + 0.8)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    for ax in axes.ravel()[len(matrices):]:
+        ax.set_visible(False)
+    for ax, (name, matrix) in zip(axes.ravel(), matrices.items()):
         annot = np.vectorize(lambda v: f"{v:{fmt}}")(matrix)
         if std is not None and std.get(name) is not None:
             annot = np.vectorize(lambda v, s: f"{v:{fmt}}\n±{s:{fmt}}")(matrix, std[name])

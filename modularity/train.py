@@ -79,18 +79,27 @@ def fit(
     n_steps: int,
     *,
     lr: float,
-    clip: float | None = 1.0,
+    clip: float | Callable[[list[torch.Tensor]], None] | None = 1.0,
     adam: dict | None = None,
+    sgd: dict | None = None,
+    lr_milestones: Sequence[int] = (),
+    warmup_steps: int = 0,
     desc: str = "train",
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 1000,
     progress: bool = True,
     after_step: Callable[[int], None] | None = None,
+    checkpoint_extra: Sequence[torch.Tensor] = (),
 ) -> list[float]:
     """Minimise ``loss_at_step(step)`` over ``tensors`` with a fresh Adam for ``n_steps`` updates.
 
     With ``checkpoint`` set, the tensors, optimizer state and losses are saved every ``checkpoint_every``
     steps and a run finding the file resumes from it; the file is removed when the loop finishes.
+    ``clip`` is a global gradient-norm bound, or a function that clips the gradients in place. ``sgd``
+    (e.g. ``{"momentum": 0.9, "weight_decay": 1e-4}``) uses SGD instead of Adam; the learning rate is
+    multiplied by 0.1 at each step in ``lr_milestones`` and ramps up linearly over the first
+    ``warmup_steps``. ``checkpoint_extra`` tensors (BatchNorm running
+    statistics, say) are saved and restored with the checkpoint.
     ``after_step(step)`` runs after each optimizer step (e.g. to keep pruned weights at zero).
     Returns the loss of every step.
     """
@@ -98,14 +107,18 @@ def fit(
     options = dict(adam or {})
     if all(t.dtype == torch.float32 for t in tensors) and "foreach" not in options:
         options.setdefault("fused", True)  # one kernel per step instead of a dozen passes per tensor
-    optimizer = torch.optim.Adam(tensors, lr=lr, **options)
+    if sgd is not None:
+        optimizer = torch.optim.SGD(tensors, lr=lr, **sgd)
+    else:
+        optimizer = torch.optim.Adam(tensors, lr=lr, **options)
+    extra = list(checkpoint_extra)
     losses: list[float] = []
     start = 0
     checkpoint = Path(checkpoint) if checkpoint else None
     if checkpoint and checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         with torch.no_grad():
-            for t, saved in zip(tensors, state["tensors"]):
+            for t, saved in zip(tensors + extra, state["tensors"] + state.get("extra", [])):
                 t.copy_(saved)
         optimizer.load_state_dict(state["optimizer"])
         start, losses = state["step"], state["losses"]
@@ -114,10 +127,15 @@ def fit(
                mininterval=2.0, leave=False)
     pending = []
     for step in bar:
+        for group in optimizer.param_groups:
+            decay = 0.1 ** sum(step >= m for m in lr_milestones)
+            group["lr"] = lr * decay * min(1.0, (step + 1) / max(1, warmup_steps))
         optimizer.zero_grad(set_to_none=True)
         loss = loss_at_step(step)
         loss.backward()
-        if clip is not None:
+        if callable(clip):
+            clip(tensors)
+        elif clip is not None:
             torch.nn.utils.clip_grad_norm_(tensors, clip)
         optimizer.step()
         if after_step is not None:
@@ -128,15 +146,15 @@ def fit(
             pending = []
             bar.set_postfix(loss=f"{losses[-1]:.3g}")
         if checkpoint and (step + 1) % checkpoint_every == 0 and step + 1 < n_steps:
-            _save_checkpoint(checkpoint, tensors, optimizer, step + 1, losses + [p.item() for p in pending])
+            _save_checkpoint(checkpoint, tensors, optimizer, step + 1, losses + [p.item() for p in pending], extra)
     if checkpoint and checkpoint.exists():
         checkpoint.unlink()
     return losses
 
 
-def _save_checkpoint(path: Path, tensors, optimizer, step: int, losses: list[float]) -> None:
+def _save_checkpoint(path: Path, tensors, optimizer, step: int, losses: list[float], extra=()) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save({"tensors": [t.detach().cpu() for t in tensors], "optimizer": optimizer.state_dict(),
-                "step": step, "losses": losses}, tmp)
+                "step": step, "losses": losses, "extra": [t.detach().cpu() for t in extra]}, tmp)
     os.replace(tmp, path)

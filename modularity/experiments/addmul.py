@@ -78,57 +78,70 @@ def op_confusion(model: torch.nn.Module, data: ar.ArithmeticSet) -> torch.Tensor
     return torch.stack(rows)
 
 
-def run_seed(settings: Settings, seed: int, device: torch.device, store=None, progress: bool = True) -> dict:
-    """Train one seed end to end; returns masks (CPU bool tensors), accuracies and comparisons.
-
-    With a ``cache.SeedStore``, finished stages are kept and unfinished ones checkpointed, so an
-    interrupted seed resumes where it stopped.
-    """
+def prepare(settings: Settings, seed: int, device: torch.device, base_store=None, progress: bool = True):
+    """``(model, train, valid)``: the base-trained network in eval mode (trained now, or loaded from
+    ``base_store``) and the data sets on ``device``."""
     set_determinism(seed)
     train, valid = ar.train_set().to(device), ar.valid_set().to(device)
     model = build_model(settings).to(device)
-    started = time.time()
-
-    def report(stage: str) -> None:
-        print(f"{settings.model} seed {seed}: {stage} trained ({time.time() - started:.0f} s so far)", flush=True)
-
     draw = batches(train, settings.batch_size, seed)
 
     def base_loss(step: int) -> torch.Tensor:
         inputs, targets = draw(step)
         return ar.digit_loss(model(inputs), targets)
 
-    desc = f"{settings.model} seed {seed}"
-    base, trained = stages.base_stage(model, base_loss, settings, desc, store, progress)
+    started = time.time()
+    base, trained = stages.base_stage(model, base_loss, settings, f"{settings.model} seed {seed}", base_store,
+                                      progress)
     if trained:
-        report("base network")
+        print(f"{settings.model} seed {seed}: base network trained ({time.time() - started:.0f} s)", flush=True)
     model.load_state_dict(base["state"])
     model.eval()
+    return model, train, valid
 
+
+def train_masks(model, settings: Settings, train: ar.ArithmeticSet, stage_names, desc: str, store=None,
+                progress: bool = True) -> dict[str, dict]:
+    """``{"logits", "losses"}`` of each named stage ("control", "add", "mul"), trained on the frozen model."""
     names = masking.masked_parameter_names(model, mask_biases=False)
     stage_data = {"control": train, "add": train.only("add"), "mul": train.only("mul")}
-    masks, mask_losses, probabilities = {}, {}, {}
-    for stage, data in stage_data.items():
-        done, trained = stages.mask_stage(model, names, stage, batches(data, settings.batch_size, MASK_SEED),
-                                          ar.digit_loss, settings, desc, store, progress)
+    started, done = time.time(), {}
+    for stage in stage_names:
+        done[stage], trained = stages.mask_stage(model, names, stage,
+                                                 batches(stage_data[stage], settings.batch_size, MASK_SEED),
+                                                 ar.digit_loss, settings, desc, store, progress)
         if trained:
-            report(f"{stage} mask")
-        masks[stage] = mask_algebra.Mask.from_logits(done["logits"])
-        mask_losses[stage] = done["losses"]
-        probabilities[stage] = torch.cat([torch.sigmoid(t).flatten() for t in done["logits"].values()])
-    base_losses = base["losses"]
+            print(f"{desc}: {stage} mask trained ({time.time() - started:.0f} s)", flush=True)
+    return done
+
+
+def run_seed(settings: Settings, seed: int, device: torch.device, store=None, progress: bool = True,
+             base_store=None) -> dict:
+    """Train one seed end to end; returns masks (CPU bool tensors), accuracies and comparisons.
+
+    With a ``cache.SeedStore``, finished stages are kept and unfinished ones checkpointed, so an
+    interrupted seed resumes where it stopped; the base network goes to ``base_store`` when given (see
+    ``stages.stores``), else to ``store``.
+    """
+    model, train, valid = prepare(settings, seed, device, base_store or store, progress)
+    done = train_masks(model, settings, train, STAGES, f"{settings.model} seed {seed}", store, progress)
+    masks = {s: mask_algebra.Mask.from_logits(d["logits"]) for s, d in done.items()}
     return {
         "unmasked_acc": {op: accuracy(model, valid.only(op)) for op in ar.OPS},
         "acc": evaluate_conditions(model, masks, valid),
+        "control_acc": accuracy_with(model, masks["control"], valid),  # iid: both operations mixed
         "confusion": {s: op_confusion_with(model, masks[s], valid) for s in STAGES},
         "masks": masks,
-        "mask_probability_hist": {s: torch.histogram(p, bins=50, range=(0.0, 1.0))[0] for s, p in
-                                  probabilities.items()},
-        "base_final_loss": float(torch.tensor(base_losses[-100:]).mean()),
-        "mask_final_loss": {s: float(torch.tensor(v[-100:]).mean()) for s, v in mask_losses.items()},
+        "mask_probability_hist": {s: stages.probability_histogram(d["logits"]) for s, d in done.items()},
+        "mask_final_loss": {s: float(torch.tensor(d["losses"][-100:]).mean()) for s, d in done.items()},
         "shared_frac_add_in_mul": mask_algebra.shared_fraction(masks["add"], masks["mul"]),
         "iou_add_mul": mask_algebra.iou(masks["add"], masks["mul"]),
     }
+
+
+def accuracy_with(model, mask, data) -> float:
+    with masking.applied(model, mask):
+        return accuracy(model, data)
 
 
 def op_confusion_with(model, mask, data) -> torch.Tensor:

@@ -79,35 +79,58 @@ def pair_accuracy(model: torch.nn.Module, data: pa.PairSet) -> dict[str, float]:
     return {"pair1": correct[0].item(), "pair2": correct[1].item()}
 
 
-def run_seed(settings: Settings, seed: int, device: torch.device, store=None, progress: bool = True) -> dict:
+@torch.no_grad()
+def both_pairs_accuracy(model: torch.nn.Module, data: pa.PairSet) -> float:
+    """The iid accuracy of the tuple task: both pairs right."""
+    x, y = data.encode()
+    return pa.pair_correct(model(x), y).all(1).float().mean().item()
+
+
+def prepare(settings: Settings, seed: int, device: torch.device, base_store=None, progress: bool = True):
+    """``(model, train, valid)``: the base-trained network in eval mode (after the copy-weight surgery for
+    ``fnn_copyweight``) and the data sets on ``device``."""
     set_determinism(seed)
     train, valid = pa.train_set().to(device), pa.valid_set().to(device)
     model = build_model(settings).to(device)
-    started = time.time()
-
     draw = stage_batches(train, "control", settings, seed)
 
     def base_loss(step: int) -> torch.Tensor:
         x, y = draw(step)
         return pa.pair_loss(model(x), y)
 
-    desc = f"{settings.model} seed {seed}"
-    base, _ = stages.base_stage(model, base_loss, settings, desc, store, progress)
-    print(f"{desc}: base network ready ({time.time() - started:.0f} s)", flush=True)
+    started = time.time()
+    base, trained = stages.base_stage(model, base_loss, settings, f"{settings.model} seed {seed}", base_store,
+                                      progress)
+    if trained:
+        print(f"{settings.model} seed {seed}: base network trained ({time.time() - started:.0f} s)", flush=True)
     model.load_state_dict(base["state"])
     if settings.model == "fnn_copyweight":
         copy_pair2_onto_pair1(model)
     model.eval()
+    return model, train, valid
 
+
+def train_masks(model, settings: Settings, train: pa.PairSet, stage_names, desc: str, store=None,
+                progress: bool = True) -> dict[str, dict]:
+    """``{"logits", "losses"}`` of each named stage ("control", "pair1", "pair2") on the frozen model."""
     names = masking.masked_parameter_names(model, mask_biases=False)
-    masks, probabilities = {}, {}
-    for stage in STAGES:
-        done, _ = stages.mask_stage(model, names, stage, stage_batches(train, stage, settings, MASK_SEED),
-                                    stage_loss(stage), settings, desc, store, progress)
-        print(f"{desc}: {stage} mask ready ({time.time() - started:.0f} s)", flush=True)
-        masks[stage] = mask_algebra.Mask.from_logits(done["logits"])
-        probabilities[stage] = torch.cat([torch.sigmoid(t).flatten() for t in done["logits"].values()])
-    io = io_names(model, names)
+    started, done = time.time(), {}
+    for stage in stage_names:
+        done[stage], trained = stages.mask_stage(model, names, stage,
+                                                 stage_batches(train, stage, settings, MASK_SEED),
+                                                 stage_loss(stage), settings, desc, store, progress)
+        if trained:
+            print(f"{desc}: {stage} mask trained ({time.time() - started:.0f} s)", flush=True)
+    return done
+
+
+def run_seed(settings: Settings, seed: int, device: torch.device, store=None, progress: bool = True,
+             base_store=None) -> dict:
+    """Train one seed end to end (base network from ``base_store`` when given, else ``store``)."""
+    model, train, valid = prepare(settings, seed, device, base_store or store, progress)
+    done = train_masks(model, settings, train, STAGES, f"{settings.model} seed {seed}", store, progress)
+    masks = {s: mask_algebra.Mask.from_logits(d["logits"]) for s, d in done.items()}
+    io = io_names(model, masking.masked_parameter_names(model, mask_biases=False))
     return {
         "unmasked_acc": pair_accuracy(model, valid),
         "acc": evaluate_conditions(model, masks, valid),
@@ -116,8 +139,7 @@ def run_seed(settings: Settings, seed: int, device: torch.device, store=None, pr
         "io_names": io,
         "iou_pair1_pair2": mask_algebra.iou(masks["pair1"], masks["pair2"]),
         "iomin_pair1_pair2": mask_algebra.iomin(masks["pair1"], masks["pair2"]),
-        "mask_probability_hist": {s: torch.histogram(p, bins=50, range=(0.0, 1.0))[0]
-                                  for s, p in probabilities.items()},
+        "mask_probability_hist": {s: stages.probability_histogram(d["logits"]) for s, d in done.items()},
     }
 
 

@@ -1,14 +1,30 @@
 """The two resumable stages every weight-mask experiment runs: base training, then one mask per stage on
-the frozen weights. Each is loaded from the seed's store when finished, checkpointed while it runs."""
+the frozen weights. Each is loaded from the seed's store when finished, checkpointed while it runs.
+
+The base network is stored apart from the masks, keyed only by what shapes it: every notebook (and every
+β or mask length) that needs the same network at the same base settings trains it once per seed.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Callable
 
 import torch
 
 from modularity import masking
+from modularity.cache import SeedStore
 from modularity.train import fit
+
+MASK_FIELDS = ("mask_steps", "mask_lr", "beta", "n_mask_samples")
+
+
+def stores(namespace: str, settings, device: str, seed: int, **base_as) -> tuple[SeedStore, SeedStore]:
+    """``(base store, mask store)`` of one seed. ``base_as`` overrides base-key fields, e.g. a positive
+    control that masks a copy of another model's base network names that model."""
+    params = dict(asdict(settings), device=device)
+    base = {k: v for k, v in params.items() if k not in MASK_FIELDS} | base_as
+    return SeedStore(f"{namespace}/base", base, seed), SeedStore(namespace, params, seed)
 
 
 def base_stage(model: torch.nn.Module, loss_at_step: Callable[[int], torch.Tensor], settings, desc: str,
@@ -44,3 +60,9 @@ def mask_stage(model: torch.nn.Module, names: list[str], stage: str, batch_at_st
     if store:
         store.save(stage, done)
     return done, True
+
+
+def probability_histogram(logits: dict[str, torch.Tensor], bins: int = 500) -> torch.Tensor:
+    """Counts of σ(logit) over all of a stage's tensors in ``bins`` equal bins of [0, 1] (spec §2.11)."""
+    values = torch.cat([torch.sigmoid(t.float()).flatten() for t in logits.values()])
+    return torch.histogram(values, bins=bins, range=(0.0, 1.0))[0]

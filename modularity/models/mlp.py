@@ -25,3 +25,18 @@ def name_for(hidden: list[int]) -> str:
     if len(hidden) > 1 and len(set(hidden)) == 1:
         return f"fnn_{hidden[0]}x{len(hidden)}"
     return "fnn_" + "_".join(str(h) for h in hidden)
+
+
+def parse_hidden(spec: str) -> list[int]:
+    """The inverse of ``name_for`` without the prefix: ``"2000x4"`` → [2000]*4, ``"400_400_200"`` → [400, 400, 200]."""
+    try:
+        if "x" in spec:
+            width, depth = spec.split("x")
+            hidden = [int(width)] * int(depth)
+        else:
+            hidden = [int(part) for part in spec.split("_")]
+    except ValueError:
+        hidden = []
+    if not hidden or min(hidden) < 1:
+        raise ValueError(f"cannot read hidden sizes from {spec!r}; write e.g. '2000x4' or '400_400_200'")
+    return hidden
