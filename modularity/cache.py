@@ -1,4 +1,4 @@
-"""Per-seed result cache in the data root, keyed by (package code hash, parameters, seed).
+"""Per-seed result cache in the data root, keyed by (hash of the code that computes, parameters, seed).
 
 An interrupted run resumes from the seeds already finished; a long preset can be run a few seeds at a time
 and merged; a rerun with more seeds reuses the finished ones. Nothing here is ever committed.
@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,14 +26,26 @@ NOT_COMPUTATION = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", 
 
 @functools.lru_cache(maxsize=1)
 def code_hash() -> str:
-    """sha256 over the package sources that compute results: changing them invalidates cached seeds."""
+    """sha256 over the sources of the package modules that compute results and are loaded when the first
+    seed is cached (a notebook imports its experiment, which imports all it uses): changing them invalidates
+    cached seeds, while an edit to a module the experiment never loads does not."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        if path.parent == PACKAGE_DIR and path.name in NOT_COMPUTATION:
-            continue
+    for path in sorted(loaded_computation_sources()):
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def loaded_computation_sources() -> set[Path]:
+    sources = set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file or not (name == "modularity" or name.startswith("modularity.")):
+            continue
+        path = Path(file).resolve()
+        if not (path.parent == PACKAGE_DIR and path.name in NOT_COMPUTATION):
+            sources.add(path)
+    return sources
 
 
 def cache_key(params: dict, seed: int) -> str:

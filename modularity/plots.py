@@ -21,13 +21,14 @@ def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, *, ylabel: str, 
                 errorbar=("sd", 1), capsize=0.1, err_kws={"linewidth": 1})
     ax.set_ylabel(ylabel)
     ax.set_xlabel("")
-    if title:
-        ax.set_title(title, pad=28)
+    ncols = min(4, data[hue].nunique())
+    if title:  # room for the legend's rows between the title and the axes
+        ax.set_title(title, pad=10 + 16 * -(-data[hue].nunique() // ncols))
     if percent:
         ax.set_ylim(0, 105)
     if max((len(t.get_text()) for t in ax.get_xticklabels()), default=0) * data[x].nunique() > 70:
         ax.tick_params(axis="x", labelrotation=20)  # long tensor names would overlap
-    ax.legend(title=None, fontsize="small", ncols=min(4, data[hue].nunique()), loc="lower center",
+    ax.legend(title=None, fontsize="small", ncols=ncols, loc="lower center",
               bbox_to_anchor=(0.5, 1.0), frameon=False)
     return fig or ax.figure
 

@@ -33,13 +33,25 @@ def dataset_source() -> Path | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def shared_derived_data(tmp_path_factory):
+    """Decoded images and generated problems, made once per test session and shared by every data root."""
+    return tmp_path_factory.mktemp("derived")
+
+
 @pytest.fixture
-def data_root_with_datasets(data_root):
-    """A fresh data root with the real datasets linked in (skips when no copy is available)."""
+def data_root_with_datasets(data_root, shared_derived_data):
+    """A fresh data root with the real datasets linked in (skips when no copy is available). Derived data
+    (decoded CIFAR-10, generated Mathematics problems) is shared across tests: it only depends on the data."""
     source = dataset_source()
     if source is None:
         pytest.skip("no dataset copy: set MODULARITY_DATA_SOURCE or run `python -m modularity data prepare`")
     data_root_module.prepare(source)
+    for derived in ("cache/decoded", "dm_math"):
+        target = shared_derived_data / derived
+        target.mkdir(parents=True, exist_ok=True)
+        (data_root / derived).parent.mkdir(parents=True, exist_ok=True)
+        (data_root / derived).symlink_to(target, target_is_directory=True)
     return data_root
 
 

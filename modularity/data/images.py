@@ -43,6 +43,17 @@ class ImageSet:
                                             self.y_test))
 
 
+HOLDOUT_SEED = 0xC1CAFA52
+
+
+def holdout_split(n: int, seed: int = HOLDOUT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices ``(train, holdout)`` of the weight-mask paper's 80/20 split of a training set (spec
+    weight_masks.md §2.5): item i trains when ``RandomState(seed).rand(n)[i] > 0.2``. Index-based, so every
+    source of the same images in the same order selects the same ones."""
+    trains = np.random.RandomState(seed).rand(n) > 0.2
+    return torch.from_numpy(np.flatnonzero(trains)), torch.from_numpy(np.flatnonzero(~trains))
+
+
 def load(name: str) -> ImageSet:
     if name in ("mnist", "fashion_mnist"):
         return _load_idx(name)

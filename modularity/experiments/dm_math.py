@@ -1,0 +1,83 @@
+"""The Mathematics experiment of the weight-mask paper (spec weight_masks.md §2.8), one module and seed at a
+time: a Transformer trained on easy, medium and hard problems; a control mask on all of them and a mask on
+the easy problems only; exact-match accuracy on the held-out hard problems with each."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from modularity import mask_algebra, masking
+from modularity.data import dm_math
+from modularity.experiments import sequences, stages
+from modularity.models.seq2seq import Seq2SeqTransformer
+from modularity.train import set_determinism
+
+MASK_SEED = 1234
+BASE_ADAM = {"betas": (0.9, 0.995), "eps": 1e-9}  # the mask optimiser keeps Adam's defaults
+
+
+@dataclass
+class Settings:
+    module: str
+    base_steps: int
+    mask_steps: int
+    d_model: int = 512
+    n_heads: int = 8
+    ff: int = 2048
+    n_layers: int = 6
+    batch_size: int = 256  # base batch B (the logit penalty is β/B)
+    mask_batch_size: int = 256
+    lr: float = 1e-4
+    warmup_steps: int = 0
+    mask_lr: float = 0.03
+    beta: float = 2e-5
+    n_mask_samples: int = 8
+    grad_clip: float = 0.1
+    length_buckets: int = 1  # > 1: each batch from one group of similar answer lengths (less padding)
+    data: str = ""  # what the network trains on (sizes of generated data); keys the per-seed stores
+
+
+def short_name(module: str) -> str:
+    return module.split("__", 1)[1]
+
+
+def load_data(module: str, per_difficulty: int, per_test: int, holdout: int, device) -> dict:
+    """SeqSets of one module: ``train`` (easy ∪ medium ∪ hard), ``train_easy``, ``test_easy``, ``test_hard``,
+    over a character vocabulary of every file; and the vocabulary."""
+    splits = dm_math.load(module, per_difficulty, per_test, holdout)
+    vocab = dm_math.CharVocab.of(text for pairs in splits.values() for pair in pairs for text in pair)
+    train = splits["train_easy"] + splits["train_medium"] + splits["train_hard"]
+    data = {"train": train, "train_easy": splits["train_easy"], "test_easy": splits["test_easy"],
+            "test_hard": splits["test_hard"]}
+    out = {name: vocab.encode(pairs).to(device) for name, pairs in data.items()}
+    out["vocab"] = vocab
+    return out
+
+
+def build_model(settings: Settings, vocab: dm_math.CharVocab) -> Seq2SeqTransformer:
+    return Seq2SeqTransformer(len(vocab), len(vocab), 1, settings.d_model, settings.n_heads, settings.ff,
+                              settings.n_layers, tied=True)
+
+
+def run_seed(settings: Settings, seed: int, data: dict, base_store=None, store=None, progress: bool = True) -> dict:
+    set_determinism(seed)
+    model = build_model(settings, data["vocab"]).to(data["train"].src.device)
+    model = sequences.train_network(model, data["train"], settings, seed, base_store, "base", adam=BASE_ADAM,
+                                    warmup_steps=settings.warmup_steps, progress=progress)
+    names = masking.masked_parameter_names(model, mask_biases=False)
+    masks, started = {}, time.time()
+    for stage, train in (("control", data["train"]), ("easy", data["train_easy"])):
+        draw = sequences.batches(train, settings.mask_batch_size, MASK_SEED, n_buckets=settings.length_buckets)
+        done, trained = stages.mask_stage(model, names, stage, draw, sequences.seq_loss, settings,
+                                          f"{short_name(settings.module)} seed {seed}", store, progress)
+        masks[stage] = mask_algebra.Mask.from_logits(done["logits"])
+        if trained:
+            print(f"{settings.module} seed {seed}: {stage} mask trained ({time.time() - started:.0f} s)", flush=True)
+    accuracy = {}
+    for test in ("test_hard", "test_easy"):
+        accuracy[test] = {"unmasked": sequences.accuracy(model, data[test]),
+                          "control": sequences.accuracy(model, data[test], masks["control"]),
+                          "easy_mask": sequences.accuracy(model, data[test], masks["easy"])}
+    return {"accuracy": accuracy, "density": {s: m.density() for s, m in masks.items()},
+            "shared_easy_in_control": mask_algebra.shared_fraction(masks["easy"], masks["control"])}
