@@ -45,8 +45,8 @@ def test_lstm_masks_reach_every_recurrent_and_output_tensor():
     src, src_len, tgt, tgt_len = batch()
     model = Seq2SeqLSTM(13, 6, hidden=8, embedding=4)
     teacher = torch.tensor([True, False] * 4)
-    check_mask_gradients(model, (src, src_len, tgt, teacher), (tgt, tgt_len),
-                         ["encoder.0.weight_ih", "encoder.1.weight_hh", "decoder.0.weight_hh", "output_projection.weight"])
+    masked = ["encoder.0.weight_ih", "encoder.1.weight_hh", "decoder.0.weight_hh", "output_projection.weight"]
+    check_mask_gradients(model, (src, src_len, tgt, teacher), (tgt, tgt_len), masked)
 
 
 def test_transformer_masks_reach_attention_feed_forward_and_layernorm():
