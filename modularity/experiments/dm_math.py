@@ -4,12 +4,11 @@ the easy problems only; exact-match accuracy on the held-out hard problems with 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from modularity import mask_algebra, masking
+from modularity import mask_algebra
 from modularity.data import dm_math
-from modularity.experiments import sequences, stages
+from modularity.experiments import sequences
 from modularity.models.seq2seq import Seq2SeqTransformer
 from modularity.train import set_determinism
 
@@ -65,15 +64,10 @@ def run_seed(settings: Settings, seed: int, data: dict, base_store=None, store=N
     model = build_model(settings, data["vocab"]).to(data["train"].src.device)
     model = sequences.train_network(model, data["train"], settings, seed, base_store, "base", adam=BASE_ADAM,
                                     warmup_steps=settings.warmup_steps, progress=progress)
-    names = masking.masked_parameter_names(model, mask_biases=False)
-    masks, started = {}, time.time()
-    for stage, train in (("control", data["train"]), ("easy", data["train_easy"])):
-        draw = sequences.batches(train, settings.mask_batch_size, MASK_SEED, n_buckets=settings.length_buckets)
-        done, trained = stages.mask_stage(model, names, stage, draw, sequences.seq_loss, settings,
-                                          f"{short_name(settings.module)} seed {seed}", store, progress)
-        masks[stage] = mask_algebra.Mask.from_logits(done["logits"])
-        if trained:
-            print(f"{settings.module} seed {seed}: {stage} mask trained ({time.time() - started:.0f} s)", flush=True)
+    draws = {stage: sequences.batches(data[train], settings.mask_batch_size, MASK_SEED,
+                                      n_buckets=settings.length_buckets)
+             for stage, train in (("control", "train"), ("easy", "train_easy"))}
+    masks = sequences.train_masks(model, draws, settings, f"{short_name(settings.module)} seed {seed}", store, progress)
     accuracy = {}
     for test in ("test_hard", "test_easy"):
         accuracy[test] = {"unmasked": sequences.accuracy(model, data[test]),

@@ -7,14 +7,13 @@ full-problem mask and with the split's own mask. The baseline is a network train
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
 
-from modularity import mask_algebra, masking
+from modularity import mask_algebra
 from modularity.data import scan as scan_data
-from modularity.experiments import sequences, stages
+from modularity.experiments import sequences
 from modularity.models.seq2seq import Seq2SeqLSTM, Seq2SeqTransformer
 from modularity.train import set_determinism
 
@@ -74,20 +73,13 @@ def removed_per_output_token(simple: mask_algebra.Mask, jump: mask_algebra.Mask,
 
 def run_seed(settings: Settings, seed: int, data, base_store=None, store=None, progress: bool = True) -> dict:
     """Base network on the simple split, the four split masks, and the accuracies of Fig. 4a / 4b."""
+    set_determinism(seed)  # before the model is built: its initial weights come from the seed
     model = build_model(settings, scan_data.Vocab()).to(data["simple"][0].src.device)
-    set_determinism(seed)
     model = sequences.train_network(model, data["simple"][0], settings, seed, base_store, "base",
                                     teacher_forcing(settings), progress=progress)
-    names = masking.masked_parameter_names(model, mask_biases=False)
-    masks, started = {}, time.time()
-    for stage in STAGES:
-        draw = sequences.batches(data[stage][0], settings.batch_size, MASK_SEED, teacher_forcing(settings),
-                                 settings.length_buckets)
-        done, trained = stages.mask_stage(model, names, stage, draw, sequences.seq_loss, settings,
-                                          f"{settings.model} seed {seed}", store, progress)
-        masks[stage] = mask_algebra.Mask.from_logits(done["logits"])
-        if trained:
-            print(f"{settings.model} seed {seed}: {stage} mask trained ({time.time() - started:.0f} s)", flush=True)
+    draws = {stage: sequences.batches(data[stage][0], settings.batch_size, MASK_SEED, teacher_forcing(settings),
+                                      settings.length_buckets) for stage in STAGES}
+    masks = sequences.train_masks(model, draws, settings, f"{settings.model} seed {seed}", store, progress)
     result = {"masks": masks,
               "unmasked": {split: sequences.accuracy(model, data[split][1]) for split in STAGES},
               "full_mask": {split: sequences.accuracy(model, data[split][1], masks["simple"]) for split in STAGES},

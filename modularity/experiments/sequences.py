@@ -8,8 +8,9 @@ import time
 
 import torch
 
-from modularity import masking
+from modularity import mask_algebra, masking
 from modularity.data.sequences import SeqSet
+from modularity.experiments import stages
 from modularity.models.seq2seq import exact_match, sequence_loss
 from modularity.train import BatchIndices, fit
 
@@ -79,6 +80,20 @@ def train_network(model: torch.nn.Module, data: SeqSet, settings, seed: int, sto
     model.load_state_dict(done["state"])
     model.eval()
     return model
+
+
+def train_masks(model: torch.nn.Module, stage_batches: dict, settings, desc: str, store=None,
+                progress: bool = True) -> dict[str, mask_algebra.Mask]:
+    """One mask per stage (``stage → batches``) on the frozen ``model``'s weights, biases and embeddings
+    unmasked; each loaded from ``store`` when already trained."""
+    names = masking.masked_parameter_names(model, mask_biases=False)
+    masks, started = {}, time.time()
+    for stage, draw in stage_batches.items():
+        done, trained = stages.mask_stage(model, names, stage, draw, seq_loss, settings, desc, store, progress)
+        masks[stage] = mask_algebra.Mask.from_logits(done["logits"])
+        if trained:
+            print(f"{desc}: {stage} mask trained ({time.time() - started:.0f} s)", flush=True)
+    return masks
 
 
 @torch.no_grad()
