@@ -151,26 +151,20 @@ pd.Series(metrics, name="value").to_frame()
 # itself solves fewer than 30% (the network has not learned the hard problems well enough to lose them).
 
 # %%
-parts = []
+parts, above = [], []
 for module in modules:
     name = dm_math.short_name(module)
-    control, easy = metrics[f"{name}_hard_acc_control"], metrics[f"{name}_hard_acc_easy_mask"]
+    unmasked, control, easy = (metrics[f"{name}_hard_acc_{k}"] for k in ("unmasked", "control", "easy_mask"))
     if control < 0.3:
         parts.append(f"{name}: not measurable — the control mask solves only {control:.1%} of hard problems "
                      f"(easy-only mask {easy:.1%})")
-    elif easy <= control / 2:
-        parts.append(f"{name}: hard problems {control:.1%} with the control mask, {easy:.1%} with the easy-only mask "
-                     "(the effect is there)")
     else:
+        outcome = "the effect is there" if easy <= control / 2 else "no large loss"
         parts.append(f"{name}: hard problems {control:.1%} with the control mask, {easy:.1%} with the easy-only mask "
-                     "(no large loss)")
-glue("verdict", "; ".join(parts))
-above = []
-for module in modules:
-    name = dm_math.short_name(module)
-    control, unmasked = metrics[f"{name}_hard_acc_control"], metrics[f"{name}_hard_acc_unmasked"]
+                     f"({outcome})")
     if control > unmasked + 0.05:
         above.append(f"{name} {control:.1%} against {unmasked:.1%}")
+glue("verdict", "; ".join(parts))
 if above:
     glue("control_vs_unmasked", "The control mask solves more hard problems than the unmasked network itself ("
          + "; ".join(above) + "): the base network is undertrained, and a mask, by switching off weights that "
