@@ -2,8 +2,9 @@
 
 ``torch.rand`` on a CPU draws from one Mersenne Twister stream (about 4 ns a number here), which for wide
 networks is the largest single cost of a mask step. Large CPU requests are instead filled by numpy's SFC64
-generator in parallel, independent streams (one per torch thread, spawned from a seed drawn from torch's
-generator, so ``torch.manual_seed`` still makes runs repeatable). Values are float32 on the same 2⁻²⁴ grid
+generator in parallel: the request is cut into chunks of a fixed size, each an independent stream spawned
+from one seed drawn from torch's generator, so ``torch.manual_seed`` makes the values repeatable and the
+number of threads changes only who fills which chunk, never the values. Values are float32 on the same 2⁻²⁴ grid
 in [0, 1) as ``torch.rand``. Small requests and GPU tensors use ``torch.rand``.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 PARALLEL_MIN_ELEMENTS = 1 << 20
+CHUNK_ELEMENTS = 1 << 18  # fixed, so the values do not depend on the thread count
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -30,11 +32,12 @@ def uniform(shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch
     n = math.prod(shape)
     if device.type != "cpu" or n < PARALLEL_MIN_ELEMENTS:
         return torch.rand(shape, device=device)
-    parts = max(1, torch.get_num_threads())
-    if _pool is None or _pool._max_workers < parts:
-        _pool = ThreadPoolExecutor(max_workers=parts)
+    workers = max(1, torch.get_num_threads())
+    if _pool is None or _pool._max_workers != workers:
+        _pool = ThreadPoolExecutor(max_workers=workers)
     seed = int(torch.randint(0, 2**62, (1,)).item())
     out = torch.empty(n, dtype=torch.float32)
-    chunks = np.array_split(out.numpy(), parts)
-    list(_pool.map(_fill, chunks, np.random.SeedSequence(seed).spawn(parts)))
+    flat = out.numpy()
+    chunks = [flat[i:i + CHUNK_ELEMENTS] for i in range(0, n, CHUNK_ELEMENTS)]
+    list(_pool.map(_fill, chunks, np.random.SeedSequence(seed).spawn(len(chunks))))
     return out.view(shape)

@@ -303,12 +303,14 @@ def train_mask(
     desc: str = "mask",
     checkpoint=None,
     progress: bool = True,
+    rng_key: str | None = None,
 ) -> list[float]:
     """Train one stage's logits on frozen weights (spec §1.5–1.6).
 
     Loss = task loss of the K-sample masked network + (β / B)·Σ logits, with B the *base* batch size
     (``penalty_batch_size``); Adam on the logits only. The model is in eval mode (dropout off, BatchNorm on
-    running statistics) while the masks are sampled.
+    running statistics) while the masks are sampled. The mask noise of step t is seeded by
+    ``(rng_key, t)`` (``rng_key`` defaults to ``desc``; see ``train.fit``).
     """
     from modularity.train import fit
 
@@ -328,7 +330,7 @@ def train_mask(
 
     try:
         return fit(trainable, loss_at_step, n_steps, lr=lr, clip=clip, desc=desc, checkpoint=checkpoint,
-                   progress=progress)
+                   progress=progress, rng_key=rng_key)
     finally:
         restore_flags()
         model.train(was_training)

@@ -7,6 +7,7 @@ resumed from a checkpoint sees the same batches as an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -35,6 +36,11 @@ def set_determinism(seed: int, deterministic: bool = False) -> None:
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
+
+
+def step_seed(rng_key: str, step: int) -> int:
+    """The seed of one training step's randomness: a function of the stage's key and the step alone."""
+    return int.from_bytes(hashlib.sha256(f"{rng_key}:{step}".encode()).digest()[:8], "little") >> 1
 
 
 class EpochBatches:
@@ -90,6 +96,7 @@ def fit(
     progress: bool = True,
     after_step: Callable[[int], None] | None = None,
     checkpoint_extra: Sequence[torch.Tensor] = (),
+    rng_key: str | None = None,
 ) -> list[float]:
     """Minimise ``loss_at_step(step)`` over ``tensors`` with a fresh Adam for ``n_steps`` updates.
 
@@ -101,8 +108,14 @@ def fit(
     ``warmup_steps``. ``checkpoint_extra`` tensors (BatchNorm running
     statistics, say) are saved and restored with the checkpoint.
     ``after_step(step)`` runs after each optimizer step (e.g. to keep pruned weights at zero).
+    Every step first seeds torch's generators from ``(rng_key, step)`` (``rng_key`` defaults to ``desc``,
+    which names the seed and the stage), so dropout and mask noise depend on neither what ran before nor
+    whether the run was resumed from a checkpoint.
     Returns the loss of every step.
     """
+    from modularity import cache
+
+    cache.note_training()
     tensors = list(tensors)
     options = dict(adam or {})
     if all(t.dtype == torch.float32 for t in tensors) and "foreach" not in options:
@@ -126,7 +139,9 @@ def fit(
     bar = tqdm(range(start, n_steps), desc=desc, initial=start, total=n_steps, disable=not progress,
                mininterval=2.0, leave=False)
     pending = []
+    rng_key = desc if rng_key is None else rng_key
     for step in bar:
+        torch.manual_seed(step_seed(rng_key, step))
         for group in optimizer.param_groups:
             decay = 0.1 ** sum(step >= m for m in lr_milestones)
             group["lr"] = lr * decay * min(1.0, (step + 1) / max(1, warmup_steps))

@@ -36,7 +36,8 @@ def base_stage(model: torch.nn.Module, loss_at_step: Callable[[int], torch.Tenso
         return done, False
     losses = fit(list(model.parameters()), loss_at_step, settings.base_steps, lr=settings.lr,
                  clip=settings.grad_clip, desc=f"{desc} base",
-                 checkpoint=store.checkpoint("base") if store else None, progress=progress)
+                 checkpoint=store.checkpoint("base") if store else None, progress=progress,
+                 rng_key=f"seed {store.seed} base" if store else None)
     done = {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "losses": losses}
     if store:
         store.save("base", done)
@@ -55,7 +56,8 @@ def mask_stage(model: torch.nn.Module, names: list[str], stage: str, batch_at_st
         model, logits, batch_at_step, task_loss, n_steps=settings.mask_steps, beta=settings.beta,
         penalty_batch_size=settings.batch_size, lr=settings.mask_lr, n_samples=settings.n_mask_samples,
         clip=settings.grad_clip, desc=f"{desc} mask {stage}",
-        checkpoint=store.checkpoint(stage) if store else None, progress=progress)
+        checkpoint=store.checkpoint(stage) if store else None, progress=progress,
+        rng_key=f"seed {store.seed} mask {stage}" if store else None)
     done = {"logits": {n: t.detach().cpu() for n, t in logits.items()}, "losses": losses}
     if store:
         store.save(stage, done)
