@@ -18,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", default="cpu")
     run.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="override one parameter; the run then goes to runs_local/, never book/runs/")
+    run.add_argument("--render", action="store_true",
+                     help="re-execute the published run from its stored per-seed results (no training) and "
+                          "republish it; for runs that `list` marks `render`")
 
     sub.add_parser("list", help="notebooks, presets and whether their published runs are fresh")
 
@@ -51,14 +54,18 @@ def main(argv: list[str] | None = None) -> int:
                 if name in overrides:
                     raise ParameterError(f"parameter {name!r} given twice")
                 overrides[name] = parse_override(value)
-            return runner.main_run(args.notebook, args.preset, overrides)
+            return runner.main_run(args.notebook, args.preset, overrides, render=args.render)
         if args.command == "list":
             from modularity import runner
 
-            for row in runner.run_table():
+            rows = runner.run_table()
+            print(f"{'notebook':<24} {'preset':<16} {'state':<8} {'runtime':>9}  {'device':<6} {'commit':<8}  why")
+            for row in rows:
                 wall = f"{row['wall_time_s'] / 60:.1f} min" if row.get("wall_time_s") else ""
-                print(f"{row['notebook']:<24} {row['preset']:<10} {row['status']:<40} {wall:>9} "
-                      f"{row.get('device') or '':<6} {row.get('commit') or ''}")
+                state = row.get("state") or "-"
+                why = row.get("reason") or ("" if state != "-" else row["status"])
+                print(f"{row['notebook']:<24} {row['preset']:<16} {state:<8} {wall:>9}  "
+                      f"{row.get('device') or '':<6} {row.get('commit') or '':<8}  {why}")
             return 0
         if args.command == "book":
             from modularity import book

@@ -1,8 +1,11 @@
-"""Build the Jupyter Book from the published runs: rerun stale ``cpu`` runs, stage chapters, build strictly.
+"""Build the Jupyter Book from the published runs: re-render or rerun what changed, stage chapters, build strictly.
 
-Each chapter page is the best fresh published run of its notebook (an optional GPU preset such as ``paper``
-beats ``cpu``), with a banner saying which preset, hardware and data it came from. A stale optional run is
-left out (and said so on the runs page) until it is rerun.
+Each chapter page is the most preferred published run of its notebook (``runner.BOOK_PREFERENCE``: ``paper``
+above ``cpu``; never an ad-hoc or smoke preset) that is fresh or only needs re-rendering, with a banner
+saying which preset, hardware and data it came from. A ``render`` run is re-executed from its stored
+per-seed results into the book's staging folder (seconds, no training; ``book/runs`` is not touched). A
+stale ``cpu`` run is rerun, except a run made before runs recorded their code: the book shows it as it is,
+under a warning that says so, until it is republished.
 """
 
 from __future__ import annotations
@@ -30,13 +33,16 @@ def _describe(manifest: dict) -> str:
             f"{manifest.get('wall_time_s', 0) / 60:.1f} min · commit `{commit}` · data: {data or 'none'}")
 
 
-def stage_chapter(name: str, preset: str) -> Path:
-    """Copy a published run into the book with a provenance banner after its title cell."""
+def stage_chapter(name: str, preset: str, source: Path | None = None, warning: str = "") -> Path:
+    """Copy a published (or freshly re-rendered) run into the book with a provenance banner after its title."""
     manifest = runner.read_manifest(name, preset)
-    nb = nbformat.read(runner.RUNS / name / f"{preset}.ipynb", as_version=4)
+    nb = nbformat.read(source or runner.RUNS / name / f"{preset}.ipynb", as_version=4)
+    rendered = (" Re-rendered for this build from the run's stored per-seed results, by today's notebook and "
+                "presentation code." if source else "")
+    kind = "warning" if warning else "note"
     banner = nbformat.v4.new_markdown_cell(
-        f":::{{note}}\nThis chapter is the published run **{name} @ {preset}**: {_describe(manifest)}. "
-        f"Rerun it with `python -m modularity run {name} --preset {preset}`.\n:::")
+        f":::{{{kind}}}\n{warning}This chapter is the published run **{name} @ {preset}**: {_describe(manifest)}."
+        f"{rendered} Rerun it with `python -m modularity run {name} --preset {preset}`.\n:::")
     nb.cells.insert(1, banner)
     GENERATED.mkdir(parents=True, exist_ok=True)
     out = GENERATED / f"{name}.ipynb"
@@ -47,7 +53,9 @@ def stage_chapter(name: str, preset: str) -> Path:
 def write_runs_page(shown: dict[str, str | None]) -> None:
     lines = ["# Every published run", "",
              "Each row is a run under `book/runs/`; *shown* marks the one the book uses for that chapter. "
-             "Runs are checked against their notebook source, parameters and data before every build.", "",
+             "Before every build each run is checked against today's code: *fresh* (today's code computes exactly "
+             "this), *render* (only the notebook or presentation code changed: re-rendered from the run's stored "
+             "per-seed results) or *stale* (the code that computed its numbers changed).", "",
              "| notebook | preset | status | shown | device / hardware | data | runtime | commit |",
              "|---|---|---|---|---|---|---|---|"]
     for row in runner.run_table():
@@ -71,20 +79,36 @@ def chapters_in_toc() -> list[str]:
 
 
 def build(rerun: bool = True) -> int:
-    """Rerun missing/stale ``cpu`` runs (unless ``rerun`` is False), stage the chapters, build strictly."""
+    """Re-render ``render`` runs, rerun stale or missing ``cpu`` runs (unless ``rerun`` is False), stage the
+    chapters, build strictly."""
     if GENERATED.exists():
         shutil.rmtree(GENERATED)
     GENERATED.mkdir(parents=True)
     shown = {}
     for name in chapters_in_toc():
-        reason = runner.staleness(name, "cpu")
-        if reason is not None:
+        state, reason = runner.status(name, "cpu")
+        legacy = state == "stale" and reason.startswith("made before runs recorded")
+        if state in ("stale", "missing") and not legacy:
             if not rerun:
-                raise runner.RunError(f"published cpu run of {name!r} is {reason}; rerun it or drop --no-rerun")
-            print(f"{name}: cpu run {reason}; rerunning (this can take up to an hour)", file=sys.stderr)
+                raise runner.RunError(f"published cpu run of {name!r} is {state}: {reason}; rerun it or drop "
+                                      "--no-rerun")
+            print(f"{name}: cpu run {state} ({reason}); rerunning (this can take up to an hour)", file=sys.stderr)
             runner.execute(name, "cpu")
-        shown[name] = runner.best_fresh_preset(name)
-        stage_chapter(name, shown[name])
+        preset = runner.best_fresh_preset(name)
+        if preset is None:  # only a run made before run identities: shown as it is, under a warning
+            print(f"{name}: cpu run {reason}; shown with a warning until it is republished", file=sys.stderr)
+            shown[name] = "cpu"
+            stage_chapter(name, "cpu", warning=f"**Not computed by today's code.** This run was {reason}; "
+                          "its numbers may differ from what the current code computes. ")
+            continue
+        shown[name] = preset
+        source = None
+        if runner.status(name, preset)[0] == "render":
+            print(f"{name}: re-rendering {preset} from its stored per-seed results", file=sys.stderr)
+            source = GENERATED / "renders" / f"{name}-{preset}.ipynb"
+            runner.execute(name, preset, progress=False, render=True,
+                           destination=runner.RunPaths(source, source.with_suffix(".json"), False))
+        stage_chapter(name, preset, source)
     write_runs_page(shown)
     (GENERATED / "shown.json").write_text(json.dumps(shown, indent=1))
     jupyter_book = Path(sys.executable).parent / "jupyter-book"

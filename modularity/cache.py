@@ -1,51 +1,88 @@
 """Per-seed result cache in the data root, keyed by (hash of the code that computes, parameters, seed).
 
 An interrupted run resumes from the seeds already finished; a long preset can be run a few seeds at a time
-and merged; a rerun with more seeds reuses the finished ones. Nothing here is ever committed.
+and merged; a rerun with more seeds reuses the finished ones. Every stored file has a sha256 beside it and
+is checked on load: a damaged entry is reported with its path, moved aside and recomputed, never reused.
+
+Under the runner, each ``cached`` result is also copied (compressed) into the run's results folder, which is
+published with the run: a chapter can then be re-rendered from them on a fresh clone without training
+(``MODULARITY_RESULTS_IN`` points at them, ``MODULARITY_RENDER_ONLY`` forbids computing anything new).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
 import hashlib
+import io
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from modularity import provenance
 from modularity.data.root import data_root
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Modules that run, publish or display experiments but never change what one computes.
-NOT_COMPUTATION = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "glue.py",
-                   "parameters.py", "plots.py", "provenance.py", "runner.py"}
+# Modules that run, publish or display experiments, or judge their per-seed results, but never change what a
+# seed computes: editing them calls for re-rendering a chapter, not retraining it (a test checks that no
+# experiment computes with them).
+RENDER_ONLY = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "chance.py", "glue.py",
+               "parameters.py", "plots.py", "provenance.py", "runner.py", "stats.py", "verdicts.py"}
+RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
+_computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render
+
+
+class RenderError(RuntimeError):
+    """A re-render needed a result that was not stored: the change was computational, so rerun the notebook."""
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def package_relative(path: Path) -> str:
+    return str(path.resolve().relative_to(PACKAGE_DIR))
+
+
+def loaded_package_files() -> dict[str, str]:
+    """``{path relative to the package: sha256}`` of every loaded ``modularity`` module."""
+    files = {}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and (name == "modularity" or name.startswith("modularity.")):
+            files[package_relative(Path(file))] = file_sha256(Path(file))
+    return files
+
+
+def is_computation(relative: str) -> bool:
+    return not ("/" not in relative and relative in RENDER_ONLY)
 
 
 @functools.lru_cache(maxsize=1)
+def code_files() -> dict[str, str]:
+    """The computation modules loaded when the first seed is cached (a notebook imports its experiment,
+    which imports all it uses) with their sha256: changing one invalidates cached seeds, while an edit to a
+    module the experiment never loads does not. Recorded for the run's manifest."""
+    files = {path: sha for path, sha in sorted(loaded_package_files().items()) if is_computation(path)}
+    provenance.record("identity", "results_code", files)
+    return files
+
+
 def code_hash() -> str:
-    """sha256 over the sources of the package modules that compute results and are loaded when the first
-    seed is cached (a notebook imports its experiment, which imports all it uses): changing them invalidates
-    cached seeds, while an edit to a module the experiment never loads does not."""
-    digest = hashlib.sha256()
-    for path in sorted(loaded_computation_sources()):
-        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return hashlib.sha256(json.dumps(code_files(), sort_keys=True).encode()).hexdigest()
 
 
-def loaded_computation_sources() -> set[Path]:
-    sources = set()
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not file or not (name == "modularity" or name.startswith("modularity.")):
-            continue
-        path = Path(file).resolve()
-        if not (path.parent == PACKAGE_DIR and path.name in NOT_COMPUTATION):
-            sources.add(path)
-    return sources
+def record_loaded_code() -> None:
+    """Record every loaded package module (the run's render identity); the runner calls it last."""
+    provenance.record("identity", "render_code", dict(sorted(loaded_package_files().items())))
+    if "results_code" not in provenance.read(os.environ.get(provenance.ENV, "")).get("identity", {}):
+        code_files()  # a notebook that cached nothing: every loaded computation module computed its numbers
 
 
 def cache_key(params: dict, seed: int) -> str:
@@ -57,16 +94,93 @@ def cache_path(namespace: str, params: dict, seed: int) -> Path:
     return data_root() / "cache" / namespace / f"seed{seed}-{cache_key(params, seed)}.pt"
 
 
+def save_checked(path: Path, value) -> None:
+    """Write ``value`` atomically with a ``.sha256`` beside it; no partial file is left on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    data = buffer.getvalue()
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        path.with_name(path.name + ".sha256").write_text(hashlib.sha256(data).hexdigest() + "\n")
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"could not write the cache entry {path}: {error.strerror or error}") from None
+
+
+def load_checked(path: Path):
+    """The stored value, or None when absent or damaged (damaged entries are moved aside with a warning)."""
+    if not path.exists():
+        return None
+    sidecar = path.with_name(path.name + ".sha256")
+    data = path.read_bytes()
+    expected = sidecar.read_text().strip() if sidecar.exists() else None
+    if expected != hashlib.sha256(data).hexdigest():
+        aside = path.with_name(path.name + ".damaged")
+        os.replace(path, aside)
+        sidecar.unlink(missing_ok=True)
+        why = "has no checksum" if expected is None else "does not match its checksum"
+        warnings.warn(f"cache entry {path} {why}; moved to {aside.name} and recomputing", stacklevel=3)
+        return None
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+
+
+def _published_result(namespace: str, name: str):
+    folder = os.environ.get(RESULTS_IN)
+    if not folder:
+        return None
+    path = Path(folder) / namespace / f"{name}.pt.gz"
+    if not path.exists():
+        return None
+    return torch.load(io.BytesIO(gzip.decompress(path.read_bytes())), map_location="cpu", weights_only=False)
+
+
+def _store_result(namespace: str, name: str, value) -> None:
+    folder = os.environ.get(RESULTS_OUT)
+    if not folder:
+        return
+    path = Path(folder) / namespace / f"{name}.pt.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    path.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
+
+
+@contextlib.contextmanager
+def _computing_inside_cache():
+    global _computing
+    _computing += 1
+    try:
+        yield
+    finally:
+        _computing -= 1
+
+
+def note_training() -> None:
+    """Called by the training loop: training outside ``cached`` means the run cannot be re-rendered."""
+    if os.environ.get(RENDER_ONLY_ENV) == "1":
+        raise RenderError("re-rendering would need training: the change is computational; rerun the notebook")
+    if not _computing:
+        provenance.record("identity", "trains_outside_cache", True)
+
+
 def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any]) -> Any:
     """``compute()``'s result for this seed, loaded when already computed, else computed and saved."""
-    path = cache_path(namespace, params, seed)
-    if path.exists():
-        return torch.load(path, map_location="cpu", weights_only=False)
-    result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(result, tmp)
-    os.replace(tmp, path)
+    name = f"seed{seed}-{cache_key(params, seed)}"
+    result = _published_result(namespace, name)
+    if result is None:
+        path = data_root() / "cache" / namespace / f"{name}.pt"
+        result = load_checked(path)
+        if result is None:
+            if os.environ.get(RENDER_ONLY_ENV) == "1":
+                raise RenderError(f"no stored result {namespace}/{name}: the change is computational; rerun the "
+                                  "notebook")
+            with _computing_inside_cache():
+                result = compute()
+            save_checked(path, result)
+    _store_result(namespace, name, result)
     return result
 
 
@@ -75,18 +189,14 @@ class SeedStore:
 
     def __init__(self, namespace: str, params: dict, seed: int):
         self.folder = data_root() / "cache" / namespace
+        self.seed = seed
         self.stem = f"seed{seed}-{cache_key(params, seed)}"
 
     def checkpoint(self, stage: str) -> Path:
         return self.folder / f"{self.stem}.{stage}.ckpt"
 
     def load(self, stage: str):
-        path = self.folder / f"{self.stem}.{stage}.done"
-        return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+        return load_checked(self.folder / f"{self.stem}.{stage}.done")
 
     def save(self, stage: str, value) -> None:
-        path = self.folder / f"{self.stem}.{stage}.done"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(value, tmp)
-        os.replace(tmp, path)
+        save_checked(self.folder / f"{self.stem}.{stage}.done", value)

@@ -23,5 +23,7 @@ def record(section: str, key: str, value) -> None:
 
 
 def read(path: str | Path) -> dict:
+    if not path:
+        return {}
     path = Path(path)
     return json.loads(path.read_text()) if path.exists() else {}

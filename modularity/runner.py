@@ -1,8 +1,15 @@
-"""Run a notebook at a preset with papermill, publish it atomically with its manifest, check staleness.
+"""Run a notebook at a preset with papermill, publish it atomically with its manifest, say whether it is fresh.
 
-A run made with exactly a preset's parameters is published to ``book/runs/<notebook>/<preset>.{ipynb,json}``;
-a run with ``-p`` overrides, and any failed run, goes to the git-ignored ``runs_local/`` instead, so a
-published run is never damaged by an experiment or a crash.
+A run made with exactly a preset's parameters, from a clean committed tree, is published to
+``book/runs/<notebook>/<preset>.{ipynb,json}`` with its per-seed results in ``<preset>.results/``; a run
+with ``-p`` overrides, and any failed run, goes to the git-ignored ``runs_local/`` instead, so a published
+run is never damaged by an experiment or a crash.
+
+A run's identity has two parts. What computed its per-seed results: the package's computation modules it
+loaded, the resolved parameters, the data checksums and the torch version. What turned them into the page:
+the notebook source and every package module it loaded. ``status`` compares both with today's files:
+``fresh`` (both equal), ``render`` (only the second changed: re-executed from the stored per-seed results
+in seconds, without training) or ``stale`` (the first changed: rerun).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from modularity import __version__, provenance
+from modularity import __version__, cache, provenance
 from modularity.glue import glued_values
 from modularity.parameters import ParameterError, declared_parameters, load_presets, resolve
 
@@ -31,6 +38,10 @@ RUNS = REPO / "book" / "runs"
 LOCAL_RUNS = REPO / "runs_local"
 TEST_PRESET = "smoke"  # exercises every code path for the tests; never published, never in the book
 REQUIRED_PRESETS = (TEST_PRESET, "cpu")
+# The presets the book may show, most preferred first; any other preset (ad hoc, smoke) never replaces cpu.
+BOOK_PREFERENCE = ("paper", "long", "cpu")
+IDENTITY_CELL_TAG = "modularity-identity"
+IDENTITY_CELL = "from modularity import cache as _cache\n_cache.record_loaded_code()"
 
 
 class RunError(RuntimeError):
@@ -75,6 +86,11 @@ class RunPaths:
     published: bool
 
 
+    @property
+    def results(self) -> Path:
+        return self.notebook.with_suffix(".results")
+
+
 def run_paths(name: str, preset: str, overrides: dict) -> RunPaths:
     """Published for exact non-smoke presets; smoke runs (tests) and overridden runs stay local."""
     if not overrides and preset != TEST_PRESET:
@@ -105,8 +121,14 @@ def hardware() -> dict:
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
-def execute(name: str, preset: str, overrides: dict | None = None, progress: bool = True) -> RunPaths:
-    """Execute, then publish (exact preset) or store locally (overrides); raises RunError on failure."""
+def execute(name: str, preset: str, overrides: dict | None = None, progress: bool = True, render: bool = False,
+            destination: RunPaths | None = None) -> RunPaths:
+    """Execute, then publish (exact preset) or store locally (overrides); raises RunError on failure.
+
+    With ``render`` the published run is re-executed from its stored per-seed results, never training, and
+    keeps its record of where and when the numbers were computed; ``destination`` writes the result
+    elsewhere than the published run (the book stages re-rendered chapters without touching ``book/runs``).
+    """
     import jupytext
     import papermill
     import torch
@@ -117,17 +139,34 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
     source = notebook_source(name)
     params = resolved_parameters(name, preset, overrides)
     data_root()  # a missing or unwritable data root fails here, before anything runs
-    paths = run_paths(name, preset, overrides)
+    published_paths = run_paths(name, preset, overrides)
+    paths = destination or published_paths
+    previous = read_manifest(name, preset) if render else None
+    if render and (previous is None or not published_paths.results.is_dir()):
+        raise RunError(f"{name} @ {preset} has no published per-seed results to re-render from; rerun it")
+    git = git_commit()
+    if paths.published and destination is None and git["dirty"]:
+        raise ParameterError("publishing needs a clean committed tree (git status shows changes to tracked files); "
+                             "commit first, or add -p overrides to keep the run in runs_local/")
     LOCAL_RUNS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-{preset}-", dir=LOCAL_RUNS))
     source_nb, out_nb, prov = work / "source.ipynb", work / "executed.ipynb", work / "provenance.json"
+    results_out = work / "results"
     notebook = jupytext.reads(source, fmt="py:percent")
+    notebook.cells.append(jupytext.reads(f"# %% tags=[\"remove-cell\", \"{IDENTITY_CELL_TAG}\"]\n{IDENTITY_CELL}\n",
+                                         fmt="py:percent").cells[0])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
     jupytext.write(notebook, source_nb)
-    env_before = {k: os.environ.get(k) for k in (provenance.ENV, "MODULARITY_PROGRESS")}
-    os.environ[provenance.ENV] = str(prov)
-    os.environ["MODULARITY_PROGRESS"] = "0"
+    run_env = {provenance.ENV: str(prov), "MODULARITY_PROGRESS": "0", cache.RESULTS_OUT: str(results_out),
+               cache.RESULTS_IN: str(published_paths.results) if render else None,
+               cache.RENDER_ONLY_ENV: "1" if render else None}
+    env_before = {k: os.environ.get(k) for k in run_env}
+    for key, value in run_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     if progress:  # papermill logs the kernel's printed lines (per-seed progress) at INFO
         _show_papermill_log()
     started, t0 = dt.datetime.now(dt.timezone.utc), time.time()
@@ -151,23 +190,49 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
             else:
                 os.environ[key] = value
     wall = time.time() - t0
-    executed = json.loads(out_nb.read_text())
+    executed = _without_identity_cell(out_nb)
     recorded = provenance.read(prov)
+    data = recorded.get("data", {})
+    results_files = ({str(f.relative_to(results_out)): sha256_text(f.read_bytes())
+                      for f in sorted(results_out.rglob("*.pt.gz"))} if results_out.is_dir() else {})
+    identity = recorded.get("identity", {})
     manifest = {
         "notebook": name, "preset": preset, "published": paths.published,
         "parameters": params, "overrides": overrides,
         "source_sha256": sha256_text(source),
         "notebook_sha256": sha256_text(out_nb.read_bytes()),
-        "package_version": __version__, "git": git_commit(),
+        "package_version": __version__, "git": git,
         "python": platform.python_version(), "torch_version": torch.__version__,
         "hardware": hardware(), "device": recorded.get("run", {}).get("device", "cpu"),
-        "data": recorded.get("data", {}),
+        "data": data,
         "started_at": started.isoformat(timespec="seconds"), "wall_time_s": round(wall, 1),
+        "identity": {
+            "results": {"code": identity.get("results_code", {}), "parameters": params,
+                        "data": {k: v.get("checksums") for k, v in data.items()}, "torch": torch.__version__},
+            "render": {"notebook": sha256_text(source), "code": identity.get("render_code", {})},
+            "results_files": results_files,
+            "renderable": bool(results_files) and not identity.get("trains_outside_cache", False),
+        },
         "metrics": glued_values(executed),
     }
-    _publish(out_nb, manifest, paths)
+    if render:  # the numbers were computed by the earlier run: keep its record, note the re-render
+        for key in ("git", "hardware", "device", "started_at", "wall_time_s", "python", "torch_version"):
+            manifest[key] = previous[key]
+        manifest["rendered"] = {"git": git, "at": started.isoformat(timespec="seconds"), "wall_time_s": round(wall, 1)}
+        if results_files != previous["identity"]["results_files"]:
+            raise RunError(f"re-rendering {name} @ {preset} read different per-seed results than were published")
+    _publish(out_nb, manifest, paths, None if render else results_out)
     shutil.rmtree(work, ignore_errors=True)
     return paths
+
+
+def _without_identity_cell(path: Path) -> dict:
+    """Drop the runner's identity cell from the executed notebook (in place); returns the notebook."""
+    executed = json.loads(path.read_text())
+    executed["cells"] = [c for c in executed["cells"]
+                         if IDENTITY_CELL_TAG not in c.get("metadata", {}).get("tags", [])]
+    path.write_text(json.dumps(executed, indent=1, ensure_ascii=False) + "\n")
+    return executed
 
 
 def _show_papermill_log() -> None:
@@ -189,9 +254,18 @@ def _first_line(error: Exception) -> str:
     return interesting[-1][:300]
 
 
-def _publish(executed: Path, manifest: dict, paths: RunPaths) -> None:
-    """Replace the notebook, then the manifest; the manifest's hash of the notebook detects a torn pair."""
+def _publish(executed: Path, manifest: dict, paths: RunPaths, results: Path | None) -> None:
+    """Replace the results, the notebook, then the manifest; the manifest's hashes of the notebook and the
+    results detect a torn set."""
     paths.notebook.parent.mkdir(parents=True, exist_ok=True)
+    if results is not None:
+        old = paths.results.with_name(paths.results.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if paths.results.exists():
+            os.replace(paths.results, old)
+        if results.is_dir():
+            shutil.move(str(results), str(paths.results))
+        shutil.rmtree(old, ignore_errors=True)
     tmp_manifest = paths.manifest.with_suffix(".json.tmp")
     tmp_manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     tmp_notebook = paths.notebook.with_suffix(".ipynb.tmp")
@@ -206,30 +280,71 @@ def read_manifest(name: str, preset: str) -> dict | None:
 
 
 def staleness(name: str, preset: str) -> str | None:
-    """None when the published run is fresh, else why it is stale (or missing)."""
+    """None when the published run is fresh, else why not (``render``: why it needs re-rendering)."""
+    state, reason = status(name, preset)
+    return None if state == "fresh" else reason
+
+
+def status(name: str, preset: str) -> tuple[str, str]:
+    """``(state, reason)``: ``fresh``, ``render`` (only presentation changed), ``stale`` or ``missing``."""
     from modularity.data import registry
 
     manifest = read_manifest(name, preset)
     if manifest is None:
-        return "missing"
+        return "missing", "missing"
     notebook = RUNS / name / f"{preset}.ipynb"
     if not notebook.exists() or sha256_text(notebook.read_bytes()) != manifest.get("notebook_sha256"):
-        return "published notebook does not match its manifest"
-    if manifest.get("source_sha256") != sha256_text(notebook_source(name)):
-        return "notebook source changed"
+        return "stale", "published notebook does not match its manifest"
+    identity = manifest.get("identity")
+    if identity is None:
+        git = manifest.get("git", {})
+        return "stale", (f"made before runs recorded the code that computed them (commit "
+                         f"{(git.get('commit') or '?')[:8]}{', uncommitted changes' if git.get('dirty') else ''})")
     try:
         params = resolved_parameters(name, preset)
     except ParameterError as error:
-        return f"preset no longer valid: {error}"
-    if params != manifest.get("parameters"):
-        changed = sorted(k for k in set(params) | set(manifest["parameters"])
-                         if params.get(k) != manifest["parameters"].get(k))
-        return f"parameters changed: {', '.join(changed)}"
-    for dataset, recorded in manifest.get("data", {}).items():
+        return "stale", f"preset no longer valid: {error}"
+    if params != identity["results"]["parameters"]:
+        changed = sorted(k for k in set(params) | set(identity["results"]["parameters"])
+                         if params.get(k) != identity["results"]["parameters"].get(k))
+        return "stale", f"parameters changed: {', '.join(changed)}"
+    for dataset, recorded in identity["results"]["data"].items():
         current = registry.current_checksums(dataset)
-        if current is not None and current != recorded.get("checksums"):
-            return f"data {dataset!r} changed"
-    return None
+        if current is not None and current != recorded:
+            return "stale", f"data {dataset!r} changed"
+    import torch
+
+    if identity["results"]["torch"] != torch.__version__:
+        return "stale", f"made with torch {identity['results']['torch']}, this environment has {torch.__version__}"
+    changed = _changed_files(identity["results"]["code"])
+    if changed:
+        return "stale", f"package code changed: {', '.join(changed)}"
+    results = RUNS / name / f"{preset}.results"
+    for relative, sha in identity["results_files"].items():
+        path = results / relative
+        if not path.exists() or sha256_text(path.read_bytes()) != sha:
+            return "stale", f"stored per-seed result {path.relative_to(REPO)} is missing or damaged"
+    presentation = []
+    if identity["render"]["notebook"] != sha256_text(notebook_source(name)):
+        presentation.append("notebook")
+    presentation += _changed_files(identity["render"]["code"])
+    if not presentation:
+        return "fresh", ""
+    if not identity.get("renderable"):
+        return "stale", (f"changed: {', '.join(presentation)}; the run cannot be re-rendered (it trains outside the "
+                         "per-seed cache)")
+    return "render", f"changed: {', '.join(presentation)}"
+
+
+def _changed_files(recorded: dict[str, str]) -> list[str]:
+    from modularity.cache import PACKAGE_DIR
+
+    changed = []
+    for relative, sha in recorded.items():
+        path = PACKAGE_DIR / relative
+        if not path.exists() or sha256_text(path.read_bytes()) != sha:
+            changed.append(relative)
+    return changed
 
 
 def run_table() -> list[dict]:
@@ -246,10 +361,10 @@ def run_table() -> list[dict]:
                 rows.append({"notebook": name, "preset": preset, "status": "test preset (never published)"})
                 continue
             manifest = read_manifest(name, preset) or {}
-            reason = staleness(name, preset)
+            state, reason = status(name, preset)
             rows.append({
-                "notebook": name, "preset": preset,
-                "status": "fresh" if reason is None else ("missing" if reason == "missing" else f"stale: {reason}"),
+                "notebook": name, "preset": preset, "state": state, "reason": reason,
+                "status": state if state in ("fresh", "missing") else f"{state}: {reason}",
                 "wall_time_s": manifest.get("wall_time_s"), "device": manifest.get("device"),
                 "commit": (manifest.get("git", {}).get("commit") or "")[:8],
             })
@@ -257,14 +372,14 @@ def run_table() -> list[dict]:
 
 
 def best_fresh_preset(name: str) -> str | None:
-    """The preset the book shows: ``paper``-like GPU presets beat ``cpu``; never ``smoke``."""
-    presets = [p for p in presets_of(name) if p != TEST_PRESET]
-    order = sorted(presets, key=lambda p: (p == "cpu", p))  # optional (larger) presets first, cpu last
-    return next((p for p in order if staleness(name, p) is None), None)
+    """The preset the book shows: the first of ``BOOK_PREFERENCE`` whose run is fresh or only needs
+    re-rendering; an ad-hoc or smoke preset never."""
+    presets = presets_of(name)
+    return next((p for p in BOOK_PREFERENCE if p in presets and status(name, p)[0] in ("fresh", "render")), None)
 
 
-def main_run(name: str, preset: str, overrides: dict) -> int:
-    paths = execute(name, preset, overrides)
+def main_run(name: str, preset: str, overrides: dict, render: bool = False) -> int:
+    paths = execute(name, preset, overrides, render=render)
     where = "published" if paths.published else "stored locally (smoke and overridden runs are never published)"
     print(f"{name} @ {preset}: {where} → {paths.notebook.relative_to(REPO)}", file=sys.stderr)
     return 0

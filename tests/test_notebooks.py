@@ -14,7 +14,6 @@ def test_notebook_runs_at_smoke(name, data_root_with_datasets):
     assert not paths.published
     manifest = json.loads(paths.manifest.read_text())
     assert manifest["metrics"], "a notebook must glue the numbers its chapter cites"
-    assert manifest["wall_time_s"] < 120
 
 
 @pytest.mark.parametrize("name", runner.notebook_names())

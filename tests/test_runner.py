@@ -105,7 +105,7 @@ def test_publish_override_staleness_and_failure(project, capsys):
     assert published.read_bytes() == before
     assert (project / "runs_local" / "tiny" / "cpu-failed.ipynb").exists()
     assert not list((project / "runs_local").glob("tiny-cpu-*")), "the failed run's work folder is left behind"
-    assert runner.staleness("tiny", "cpu") == "notebook source changed"
+    assert runner.staleness("tiny", "cpu") == "parameters changed: fail"  # the declared default changed
 
     source.write_text(TINY)
     assert runner.staleness("tiny", "cpu") is None
