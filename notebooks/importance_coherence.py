@@ -87,29 +87,6 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
 # and ranked on dataset examples; results are cached per network in the data root.
 
 # %%
-def analyse(model, data, seed):
-    x_train, y_train, x_test, y_test = data
-    examples = x_train[:activation_examples].cpu()
-    x_eval, y_eval = (x_test[:test_subset], y_test[:test_subset]) if test_subset else (x_test, y_test)
-    x_eval, y_eval = x_eval.cpu(), y_eval.cpu()
-    hidden_eval = lesions.hidden_activations(model, x_eval)
-    base = lesions.class_accuracies(model(x_eval), y_eval, 10).numpy()
-    pre = lesions.pre_activations(model, examples)
-    rng = np.random.default_rng(seed)
-    records = []
-    for kind in partitions:
-        layer_labels = imp.partition(model, kind, k, examples, seed=seed)
-        for cluster in imp.sub_clusters(layer_labels):
-            sets = imp.unit_sets(cluster, layer_labels, n_random, rng)
-            record = {"partition": kind, "layer": cluster.layer + 1, "label": cluster.label,
-                      "size": len(cluster.units)}
-            record |= imp.importance(model, cluster, sets, hidden_eval, y_eval, base, 10)
-            record |= imp.feature_visualisation(model, cluster.layer, sets, vis_steps, vis_lr, seed=seed)
-            record |= imp.example_coherence(pre, y_train[:activation_examples].cpu(), cluster.layer, sets, 10)
-            records.append(record)
-    return {"records": records, "base_acc": base}
-
-
 results = {}
 for dataset in datasets:
     data = cl.load_dataset(dataset, train_subset, 0, torch_device)
@@ -122,7 +99,9 @@ for dataset in datasets:
                   "partitions": partitions, "n_random": n_random, "test_subset": test_subset,
                   "activation_examples": activation_examples, "vis_steps": vis_steps, "vis_lr": vis_lr}
         results[(dataset, setting, seed)] = cache.cached("importance_coherence", params, seed,
-                                                         lambda m=model, d=data, s=seed: analyse(m, d, s))
+                                                         lambda m=model, d=data, s=seed: imp.analyse_network(
+                                                             m, d, s, partitions, k, n_random, test_subset,
+                                                             activation_examples, vis_steps, vis_lr))
         print(f"{dataset} {setting} seed {seed}: base accuracy {results[(dataset, setting, seed)]['base_acc'].mean():.3f}, "
               f"{len(results[(dataset, setting, seed)]['records'])} sub-clusters")
 

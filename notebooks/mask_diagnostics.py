@@ -53,9 +53,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modularity import cache, mask_algebra, masking, plots, provenance, stats
+from modularity import cache, plots, provenance, stats
 from modularity.data import arithmetic, pair_arithmetic
-from modularity.experiments import addmul, doubleadd, stages
+from modularity.experiments import diagnostics
 from modularity.glue import glue
 from modularity.train import choose_device
 
@@ -63,8 +63,8 @@ torch_device = choose_device(device)
 provenance.record("run", "device", str(torch_device))
 arithmetic.load()
 pair_arithmetic.load()  # both generated data sets' checksums go into the run's manifest
-KNOWN = {"addmul_fnn", "addmul_lstm", "doubleadd_fnn", "doubleadd_lstm"}
-assert set(models) <= KNOWN, f"unknown model(s) {sorted(set(models) - KNOWN)}; choose from {sorted(KNOWN)}"
+unknown = sorted(set(models) - set(diagnostics.MODELS))
+assert not unknown, f"unknown model(s) {unknown}; choose from {', '.join(diagnostics.MODELS)}"
 print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
 
 # %% [markdown]
@@ -75,32 +75,15 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
 # that is both weight tensors of the first LSTM layer).
 
 # %%
+SETTINGS = dict(base_steps=base_steps, mask_steps=mask_steps, batch_size=batch_size, lr=lr, mask_lr=mask_lr,
+                n_mask_samples=n_mask_samples)
+BETAS = {"addmul_fnn": addmul_beta, "addmul_lstm": addmul_beta, "doubleadd_fnn": doubleadd_fnn_beta,
+         "doubleadd_lstm": doubleadd_lstm_beta}
+
+
 def experiment_for(model_name):
-    task, kind = model_name.split("_")
-    hidden = fnn_hidden if kind == "fnn" else [lstm_hidden] * lstm_layers
-    if task == "addmul":
-        settings = addmul.Settings(kind, hidden, base_steps, mask_steps, batch_size, lr, mask_lr, addmul_beta,
-                                   n_mask_samples)
-        return "add_mul", addmul, settings, addmul.accuracy
-    beta = doubleadd_fnn_beta if kind == "fnn" else doubleadd_lstm_beta
-    settings = doubleadd.Settings(kind, hidden, base_steps, mask_steps, batch_size, lr, mask_lr, beta, n_mask_samples)
-    return "double_add", doubleadd, settings, doubleadd.both_pairs_accuracy
-
-
-def diagnose(model_name, seed):
-    namespace, experiment, settings, accuracy = experiment_for(model_name)
-    base_store, store = stages.stores(namespace, settings, torch_device.type, seed)
-    model, train, valid = experiment.prepare(settings, seed, torch_device, base_store)
-    logits = experiment.train_masks(model, settings, train, ["control"], f"{model_name} seed {seed}", store)["control"]["logits"]
-    control = mask_algebra.Mask.from_logits(logits)
-    early = masking.first_half(control.names, round_up=(model_name == "addmul_fnn"))
-    halves = masking.half_mask_drops(model, control, early, lambda: accuracy(model, valid))
-    probabilities = torch.cat([torch.sigmoid(t).flatten() for t in logits.values()])
-    return {"half_mask": halves, "early": early, "late": [n for n in control.names if n not in early],
-            "histogram": stages.probability_histogram(logits, histogram_bins),
-            "frac_undecided": ((probabilities > 0.05) & (probabilities < 0.95)).float().mean().item(),
-            "frac_below_2e-4": (probabilities < 2e-4).float().mean().item(),
-            "density": control.density()}
+    hidden = fnn_hidden if model_name.endswith("fnn") else [lstm_hidden] * lstm_layers
+    return diagnostics.experiment_for(model_name, hidden, SETTINGS, BETAS)
 
 
 results = {}
@@ -108,7 +91,9 @@ for model_name in models:
     params = dict(asdict(experiment_for(model_name)[2]), device=torch_device.type, bins=histogram_bins)
     results[model_name] = []
     for seed in range(seeds):
-        result = cache.cached(f"mask_diagnostics/{model_name}", params, seed, lambda: diagnose(model_name, seed))
+        result = cache.cached(f"mask_diagnostics/{model_name}", params, seed,
+                              lambda: diagnostics.diagnose(model_name, seed, *experiment_for(model_name), torch_device,
+                                                           histogram_bins))
         results[model_name].append(result)
         h = result["half_mask"]
         print(f"{model_name} seed {seed}: control mask {h['reference']:.3f}; drop early {h['drop_early']:.3f}, late "

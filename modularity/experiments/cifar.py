@@ -262,9 +262,10 @@ def run_class_removal(settings: Settings, seed: int, data: CifarData, classes: l
         mask = mask_algebra.Mask.from_logits(logits)
         matrix = confusion(model, data, mask)
         per_class[c] = {"confusion": matrix, **removal_drops(reference, matrix, c),
-                        "kept_of_control": kept_of_control(mask, control_mask), "density": mask.density()}
+                        "kept_of_control": kept_of_control(mask, control_mask), "density": mask.density(),
+                        "counts": mask.counts()}
     return {"unmasked_confusion": confusion(model, data), "control_confusion": reference,
-            "control_density": control_mask.density(), "per_class": per_class,
+            "control_density": control_mask.density(), "control_counts": control_mask.counts(), "per_class": per_class,
             "sizes": control_mask.sizes()}
 
 
@@ -299,8 +300,9 @@ def run_stability(settings: Settings, seed: int, data: CifarData, n_pairs: int, 
         accuracy = [pair_accuracy(model, data, mask, on_pair) for mask in (a, b)]
         results.append({"pair": pair, "iou": mask_algebra.iou(a, b),
                         "iou_without_output": mask_algebra.iou(a.subset(hidden), b.subset(hidden)),
-                        "accuracy": accuracy, "density": [a.density(), b.density()]})
-    return {"pairs": results}
+                        "accuracy": accuracy, "density": [a.density(), b.density()],
+                        "counts": [a.counts(), b.counts()]})
+    return {"pairs": results, "sizes": masks[0].sizes(), "output_names": list(OUTPUT_NAMES)}
 
 
 @torch.no_grad()

@@ -189,3 +189,30 @@ def example_coherence(pre: list[torch.Tensor], labels: torch.Tensor, layer: int,
     entropies = np.array(entropies)
     return {"p_examples": lesions.percentile(entropies[0], entropies[1:], "lower"),
             "example_entropy": float(entropies[0])}
+
+
+def analyse_network(model, data, seed: int, partitions, k: int, n_random: int, test_subset: int,
+                    activation_examples: int, vis_steps: int, vis_lr: float) -> dict:
+    """Every sub-cluster of every partition of one trained MLP: importance (lesioned with its random same-size
+    sets in one batched pass), feature visualisation and dataset-example coherence (P2). ``data`` is
+    ``(x_train, y_train, x_test, y_test)``; ``test_subset`` 0 means the whole test set."""
+    x_train, y_train, x_test, y_test = data
+    examples = x_train[:activation_examples].cpu()
+    x_eval, y_eval = (x_test[:test_subset], y_test[:test_subset]) if test_subset else (x_test, y_test)
+    x_eval, y_eval = x_eval.cpu(), y_eval.cpu()
+    hidden_eval = lesions.hidden_activations(model, x_eval)
+    base = lesions.class_accuracies(model(x_eval), y_eval, 10).numpy()
+    pre = lesions.pre_activations(model, examples)
+    rng = np.random.default_rng(seed)
+    records = []
+    for kind in partitions:
+        layer_labels = partition(model, kind, k, examples, seed=seed)
+        for cluster in sub_clusters(layer_labels):
+            sets = unit_sets(cluster, layer_labels, n_random, rng)
+            record = {"partition": kind, "layer": cluster.layer + 1, "label": cluster.label,
+                      "size": len(cluster.units)}
+            record |= importance(model, cluster, sets, hidden_eval, y_eval, base, 10)
+            record |= feature_visualisation(model, cluster.layer, sets, vis_steps, vis_lr, seed=seed)
+            record |= example_coherence(pre, y_train[:activation_examples].cpu(), cluster.layer, sets, 10)
+            records.append(record)
+    return {"records": records, "base_acc": base}
