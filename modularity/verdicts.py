@@ -1,0 +1,85 @@
+"""The rules that turn a run's numbers into the words the book uses, written once.
+
+Accuracy after a mask or its removal is judged by how much of a reference accuracy (the control mask's, on
+the same task) it retains above the task's chance accuracy::
+
+    retention = (accuracy − chance) / (reference − chance)
+    kept: retention ≥ 0.8     partly kept: 0.2 < retention < 0.8     lost: retention ≤ 0.2
+
+and cannot be judged (*undefined*) when the reference itself is less than 0.1 above chance.
+
+Overlap (IoU, IoMin, shared fraction) is judged on its excess over two independent masks of the same
+per-tensor densities (``modularity.chance``)::
+
+    excess = (observed − chance) / (1 − chance)
+    strong: excess ≥ 0.5     partial: 0.1 ≤ excess < 0.5     about chance: excess < 0.1
+
+A chapter's claim is *reproduced* when every part of it holds, *partly reproduced* when some do, *not
+reproduced* when none does, and *not measurable* when the run could not test it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+__all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "retention", "retention_level", "overlap_level",
+           "matches", "claim_status", "percent"]
+
+KEPT_AT, LOST_AT = 0.8, 0.2
+MIN_REFERENCE_ABOVE_CHANCE = 0.1
+STRONG_AT, PARTIAL_AT = 0.5, 0.1
+CLAIM_STATUSES = ("reproduced", "partly reproduced", "not reproduced", "not measurable")
+
+
+def retention(accuracy: float, reference: float, chance: float = 0.0) -> float:
+    """Share of ``reference``'s accuracy above ``chance`` that ``accuracy`` keeps (1 = all, 0 = chance)."""
+    if reference <= chance:
+        return float("nan")  # the reference itself is at chance: nothing to retain
+    return (accuracy - chance) / (reference - chance)
+
+
+def retention_level(accuracy: float, reference: float, chance: float = 0.0) -> str:
+    """``kept`` / ``partly kept`` / ``lost`` (``undefined`` when the reference is too close to chance)."""
+    r = retention(accuracy, reference, chance)
+    if math.isnan(r) or reference - chance < MIN_REFERENCE_ABOVE_CHANCE:
+        return "undefined"
+    if r >= KEPT_AT:
+        return "kept"
+    if r <= LOST_AT:
+        return "lost"
+    return "partly kept"
+
+
+def overlap_level(excess: float) -> str:
+    """``strong`` / ``partial`` / ``about chance`` overlap, from the excess over chance."""
+    if excess is None or math.isnan(excess):
+        return "undefined"
+    if excess >= STRONG_AT:
+        return "strong"
+    if excess >= PARTIAL_AT:
+        return "partial"
+    return "about chance"
+
+
+def matches(observed: Iterable[str], expected: Iterable[str]) -> bool | None:
+    """Whether every observed level is the expected one; None when any could not be judged."""
+    observed = list(observed)
+    if "undefined" in observed:
+        return None
+    return observed == list(expected)
+
+
+def claim_status(parts: Iterable[bool | None]) -> str:
+    """``reproduced`` when every part holds, ``not reproduced`` when none does, ``partly reproduced`` else;
+    ``not measurable`` when any part could not be tested (None)."""
+    parts = list(parts)
+    if not parts or any(p is None for p in parts):
+        return "not measurable"
+    if all(parts):
+        return "reproduced"
+    return "not reproduced" if not any(parts) else "partly reproduced"
+
+
+def percent(value: float, digits: int = 1) -> str:
+    return f"{value * 100:.{digits}f}%"

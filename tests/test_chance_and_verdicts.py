@@ -1,0 +1,90 @@
+"""The chance helper against hand-computed values and a simulation of independent masks; the verdict rules
+at their boundaries."""
+
+import math
+
+import pytest
+import torch
+
+from modularity import chance, verdicts
+from modularity.mask_algebra import Mask
+
+
+def test_expected_overlap_by_hand():
+    # one tensor of 100 weights, A keeps 50, B keeps 20: E|A∧B| = 10, E|A∨B| = 60
+    out = chance.expected_overlap({"w": 50}, {"w": 20}, {"w": 100})
+    assert out["iou"] == pytest.approx(10 / 60)
+    assert out["iomin"] == pytest.approx(10 / 20)
+    assert out["shared_frac"] == pytest.approx(10 / 50) and out["shared_frac_reverse"] == pytest.approx(10 / 20)
+    # two tensors: sums of expectations, not a mean of per-tensor values
+    out = chance.expected_overlap({"a": 10, "b": 0}, {"a": 10, "b": 40}, {"a": 10, "b": 100})
+    assert out["iou"] == pytest.approx(10 / (10 + 40))
+    assert out["shared_frac"] == pytest.approx(1.0)
+
+
+def test_expected_overlap_matches_independent_masks():
+    generator = torch.Generator().manual_seed(0)
+    sizes = {"w1": (200, 50), "w2": (30, 40)}
+    density_a, density_b = {"w1": 0.3, "w2": 0.8}, {"w1": 0.6, "w2": 0.1}
+    observed = {"iou": [], "iomin": [], "shared_frac": []}
+    for _ in range(200):
+        a = Mask({n: torch.rand(s, generator=generator) < density_a[n] for n, s in sizes.items()})
+        b = Mask({n: torch.rand(s, generator=generator) < density_b[n] for n, s in sizes.items()})
+        out = chance.overlap_with_chance(a, b)
+        for key in observed:
+            observed[key].append(out[key] - out[f"{key}_chance"])
+    for key, gaps in observed.items():
+        assert abs(sum(gaps) / len(gaps)) < 0.01, key  # independent masks sit at their chance level
+
+
+def test_excess_boundaries():
+    assert chance.excess(0.5, 0.5) == 0
+    assert chance.excess(1.0, 0.2) == 1
+    assert chance.excess(0.1, 0.2) < 0
+    assert math.isnan(chance.excess(1.0, 1.0))
+    with pytest.raises(ValueError, match="'w'"):
+        chance.expected_overlap({"w": 11}, {"w": 1}, {"w": 10})
+
+
+@pytest.mark.parametrize("accuracy, reference, level", [
+    (0.99, 0.99, "kept"), (0.8, 1.0, "kept"), (0.7999, 1.0, "partly kept"),
+    (0.536, 0.99, "partly kept"),  # the double-addition FNN's other pair: not "lost"
+    (0.2001, 1.0, "partly kept"), (0.2, 1.0, "lost"), (0.01, 0.99, "lost"), (0.0, 0.5, "lost"),
+])
+def test_retention_levels(accuracy, reference, level):
+    assert verdicts.retention_level(accuracy, reference) == level
+
+
+def test_retention_is_measured_above_chance():
+    assert verdicts.retention(0.1, 1.0, chance=0.1) == 0
+    assert verdicts.retention_level(0.55, 1.0, chance=0.1) == "partly kept"
+    assert verdicts.retention_level(0.3, 0.1, chance=0.1) == "undefined"
+
+
+@pytest.mark.parametrize("excess, level", [
+    (1.0, "strong"), (0.5, "strong"), (0.4999, "partial"), (0.1, "partial"), (0.0999, "about chance"),
+    (-0.3, "about chance"), (float("nan"), "undefined"),
+])
+def test_overlap_levels(excess, level):
+    assert verdicts.overlap_level(excess) == level
+
+
+def test_published_double_addition_iou_is_partial_not_weak():
+    # hidden-layer IoU 0.34 against a chance level of 0.06: about a third of the way to full reuse
+    assert verdicts.overlap_level(chance.excess(0.34, 0.06)) == "partial"
+    assert verdicts.overlap_level(chance.excess(0.87, 0.14)) == "strong"
+
+
+@pytest.mark.parametrize("parts, status", [
+    ([True, True], "reproduced"), ([True, False], "partly reproduced"), ([False, False], "not reproduced"),
+    ([True, None], "not measurable"), ([], "not measurable"),
+])
+def test_claim_status(parts, status):
+    assert verdicts.claim_status(parts) == status
+
+
+def test_reference_near_chance_cannot_be_judged():
+    assert verdicts.retention_level(0.011, 0.011, chance=0.01) == "undefined"
+    assert verdicts.matches(["kept", "undefined"], ["kept", "lost"]) is None
+    assert verdicts.matches(["lost", "kept"], ["lost", "kept"]) is True
+    assert verdicts.matches(["lost", "partly kept"], ["lost", "kept"]) is False
