@@ -72,6 +72,44 @@ def write_runs_page(shown: dict[str, str | None]) -> None:
     (GENERATED / "runs.md").write_text("\n".join(lines) + "\n")
 
 
+# What each chapter tests, in the order of the book; the status beside it comes from the chapter's run.
+CLAIMS = [
+    ("add_mul", "Addition and multiplication", "+/* : addition and multiplication use separate weights (FNN, LSTM)"),
+    ("double_add", "Double addition", "+/+ : the same function applied to two inputs does not reuse the same weights"),
+    ("sharing_vs_size", "Sharing against size", "add/mul sharing is not forced by a lack of capacity: it falls as the "
+     "network grows"),
+    ("beta_sensitivity", "Sensitivity to β", "the conclusions do not hinge on the regularisation strength β"),
+    ("mask_diagnostics", "Mask diagnostics", "trained masks are effectively binary; the half-mask test"),
+    ("permuted_mnist_transfer", "Permuted-MNIST transfer", "new tasks do not reuse the weights earlier tasks trained"),
+    ("cifar_class_removal", "CIFAR-10 class removal", "a CNN has class-specific weights"),
+    ("cifar_mask_stability", "CIFAR-10 mask stability", "two masks trained on the same data keep the same weights"),
+    ("scan", "SCAN", "a split's mask loses that split's test accuracy; the jump mask removes I_JUMP's output weights"),
+    ("dm_math", "Mathematics", "a mask trained on easy problems fails on hard ones"),
+    ("clusterability", "Clusterability", "pruned (and dropout-trained) MLPs are more clusterable than shuffled ones"),
+    ("importance_coherence", "Importance and coherence", "spectral clusters of neurons are more important and more "
+     "coherent than random groups"),
+    ("performance", "Performance", "(engineering) faster than the original code and scikit-learn, same results"),
+]
+
+
+def claim_cell(name: str, preset: str, warning: bool) -> str:
+    """The status of one chapter's claim, read from the run it shows."""
+    if warning:
+        return "**not yet recomputed by today's code** (see the chapter's warning)"
+    status = runner.read_manifest(name, preset)["metrics"].get("claim_status")
+    return (f"**{status}** at the `{preset}` preset" if status else
+            f"measured at the `{preset}` preset; the chapter states its verdict")
+
+
+def write_status_table(shown: dict[str, str], warned: set[str]) -> None:
+    lines = ["| paper claim | chapter | status |", "|---|---|---|"]
+    for name, title, claim in CLAIMS:
+        if name in shown:
+            status = claim_cell(name, shown[name], name in warned)
+            lines.append(f"| {claim} | [{title}](_generated/{name}) | {status} |")
+    (GENERATED / "status.md").write_text("\n".join(lines) + "\n")
+
+
 def chapters_in_toc() -> list[str]:
     toc = (BOOK / "_toc.yml").read_text()
     return [line.split("_generated/")[1].strip() for line in toc.splitlines() if "file: _generated/" in line
@@ -84,7 +122,7 @@ def build(rerun: bool = True) -> int:
     if GENERATED.exists():
         shutil.rmtree(GENERATED)
     GENERATED.mkdir(parents=True)
-    shown = {}
+    shown, warned = {}, set()
     for name in chapters_in_toc():
         state, reason = runner.status(name, "cpu")
         legacy = state == "stale" and reason.startswith("made before runs recorded")
@@ -98,6 +136,7 @@ def build(rerun: bool = True) -> int:
         if preset is None:  # only a run made before run identities: shown as it is, under a warning
             print(f"{name}: cpu run {reason}; shown with a warning until it is republished", file=sys.stderr)
             shown[name] = "cpu"
+            warned.add(name)
             stage_chapter(name, "cpu", warning=f"**Not computed by today's code.** This run was {reason}; "
                           "its numbers may differ from what the current code computes. ")
             continue
@@ -110,6 +149,7 @@ def build(rerun: bool = True) -> int:
                            destination=runner.RunPaths(source, source.with_suffix(".json"), False))
         stage_chapter(name, preset, source)
     write_runs_page(shown)
+    write_status_table(shown, warned)
     (GENERATED / "shown.json").write_text(json.dumps(shown, indent=1))
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book), "build", str(BOOK), "--builder", "html", "-W", "-n", "--keep-going"]

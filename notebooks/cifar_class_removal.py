@@ -88,10 +88,10 @@ for seed in range(seeds):
 
 # %%
 if timing_steps:
-    timing_model = cifar.prepare(settings, 0, data, stages.stores("cifar", settings, torch_device.type, 0)[0])
-    pools = [cifar.class_pool(data, [k for k in range(10) if k != c]) for c in classes]
-    frozen_output = {n: torch.full_like(p, 2.0) for n, p in timing_model.named_parameters() if n in cifar.OUTPUT_NAMES}
-    timing = cifar.time_stage_training(timing_model, settings, data, pools, frozen_output, timing_steps)
+    timing = cache.cached("cifar_class_removal/timing", dict(asdict(settings), classes=classes, device=torch_device.type,
+                                                             timing_steps=timing_steps), 0,
+                          lambda: cifar.time_class_masks(settings, data, classes, timing_steps,
+                                                         stages.stores("cifar", settings, torch_device.type, 0)[0]))
 else:
     timing = {"together_s_per_stage_step": float("nan"), "alone_s_per_stage_step": float("nan"), "speedup": float("nan")}
 print(f"{len(classes)} stages together: {timing['together_s_per_stage_step'] * 1000:.1f} ms per stage-step; one after "

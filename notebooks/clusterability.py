@@ -52,7 +52,7 @@ device: str = "auto"  # "auto", "cpu" or "cuda"
 
 # %%
 import itertools
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -60,7 +60,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from modularity import provenance, stats
+from modularity import cache, provenance, stats
 from modularity.experiments import clusterability as cl
 from modularity.glue import glue
 from modularity.train import choose_device
@@ -86,8 +86,10 @@ results = {}
 for dataset in datasets:
     data = cl.load_dataset(dataset, train_subset, test_subset, torch_device)
     for regulariser, seed in itertools.product(regularisers, range(networks)):
-        results[("mlp", dataset, regulariser, seed)] = cl.run_network("mlp", dataset, regulariser, seed,
-                                                                      mlp_settings, data, torch_device)
+        key = {"kind": "mlp", "dataset": dataset, "regulariser": regulariser, **asdict(mlp_settings)}
+        results[("mlp", dataset, regulariser, seed)] = cache.cached(
+            "clusterability/network", key, seed,
+            lambda: cl.run_network("mlp", dataset, regulariser, seed, mlp_settings, data, torch_device))
         print(f"{dataset} {regulariser} seed {seed}: test accuracy "
               f"{results[('mlp', dataset, regulariser, seed)]['unpruned']['test_acc']:.3f} unpruned, "
               f"{results[('mlp', dataset, regulariser, seed)]['pruned']['test_acc']:.3f} pruned")
@@ -95,8 +97,10 @@ cnn_settings = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=cnn_prune_e
 if cnn_networks:
     data = cl.load_dataset("mnist", train_subset, test_subset, torch_device)
     for seed in range(cnn_networks):
-        results[("cnn", "mnist", "none", seed)] = cl.run_network("cnn", "mnist", "none", seed, cnn_settings, data,
-                                                                 torch_device)
+        key = {"kind": "cnn", "dataset": "mnist", "regulariser": "none", **asdict(cnn_settings)}
+        results[("cnn", "mnist", "none", seed)] = cache.cached(
+            "clusterability/network", key, seed,
+            lambda: cl.run_network("cnn", "mnist", "none", seed, cnn_settings, data, torch_device))
 
 rows = pd.DataFrame(cl.network_rows(results, mlp_settings))
 rows = rows[(rows.kind == "cnn") | rows.setting.isin(settings)]

@@ -91,17 +91,13 @@ results = {}
 for dataset in datasets:
     data = cl.load_dataset(dataset, train_subset, 0, torch_device)
     for setting, seed in itertools.product(settings, range(networks)):
-        regulariser = cl.regulariser_of(setting)
-        states = cl.trained_states("mlp", dataset, regulariser, seed, mlp_settings, data, torch_device)
-        model = cl.trained_model("mlp", dataset, regulariser, states["pruned" if "pruned" in setting else "unpruned"],
-                                 mlp_settings)
         params = {"dataset": dataset, "setting": setting, "training": vars(mlp_settings), "k": k,
                   "partitions": partitions, "n_random": n_random, "test_subset": test_subset,
                   "activation_examples": activation_examples, "vis_steps": vis_steps, "vis_lr": vis_lr}
-        results[(dataset, setting, seed)] = cache.cached("importance_coherence", params, seed,
-                                                         lambda m=model, d=data, s=seed: imp.analyse_network(
-                                                             m, d, s, partitions, k, n_random, test_subset,
-                                                             activation_examples, vis_steps, vis_lr))
+        results[(dataset, setting, seed)] = cache.cached(
+            "importance_coherence", params, seed,
+            lambda: imp.run_network(dataset, setting, seed, mlp_settings, data, torch_device, partitions, k, n_random,
+                                    test_subset, activation_examples, vis_steps, vis_lr))
         print(f"{dataset} {setting} seed {seed}: base accuracy {results[(dataset, setting, seed)]['base_acc'].mean():.3f}, "
               f"{len(results[(dataset, setting, seed)]['records'])} sub-clusters")
 

@@ -245,6 +245,15 @@ def time_stage_training(model: nn.Module, settings: Settings, data: CifarData, p
             "speedup": alone / together}
 
 
+def time_class_masks(settings: Settings, data: CifarData, classes: list[int], n_steps: int, base_store=None) -> dict:
+    """``time_stage_training`` of the class-removal masks on seed 0's network (its output layer frozen at the
+    initial logits, as the class masks freeze the control mask's)."""
+    model = prepare(settings, 0, data, base_store)
+    pools = [class_pool(data, [k for k in range(10) if k != c]) for c in classes]
+    frozen_output = {n: torch.full_like(p, masking.MASK_INIT) for n, p in model.named_parameters() if n in OUTPUT_NAMES}
+    return time_stage_training(model, settings, data, pools, frozen_output, n_steps)
+
+
 def run_class_removal(settings: Settings, seed: int, data: CifarData, classes: list[int], base_store=None, store=None,
                       progress: bool = True) -> dict:
     """Base network, control mask, one mask per removed class (trained together), and their confusions."""

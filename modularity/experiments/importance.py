@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from modularity import clustering, lesions
+from modularity.experiments import clusterability as cl
 
 MIN_SIZE, MAX_PROP = 2, 0.99  # P2's size filter
 PARTITIONS = ("weight_global", "weight_local", "activation_global", "activation_local")
@@ -216,3 +217,15 @@ def analyse_network(model, data, seed: int, partitions, k: int, n_random: int, t
             record |= example_coherence(pre, y_train[:activation_examples].cpu(), cluster.layer, sets, 10)
             records.append(record)
     return {"records": records, "base_acc": base}
+
+
+def run_network(dataset: str, setting: str, seed: int, settings, data, device, partitions, k: int, n_random: int,
+                test_subset: int, activation_examples: int, vis_steps: int, vis_lr: float) -> dict:
+    """One network of the clusterability chapter (trained, or loaded from its per-seed store), then
+    ``analyse_network`` on it."""
+    regulariser = cl.regulariser_of(setting)
+    states = cl.trained_states("mlp", dataset, regulariser, seed, settings, data, device)
+    model = cl.trained_model("mlp", dataset, regulariser, states["pruned" if "pruned" in setting else "unpruned"],
+                             settings)
+    return analyse_network(model, data, seed, partitions, k, n_random, test_subset, activation_examples, vis_steps,
+                           vis_lr)
