@@ -24,7 +24,7 @@ import math
 from typing import Iterable
 
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "retention", "retention_level", "overlap_level",
-           "matches", "claim_status", "percent"]
+           "matches", "claim_status", "claim_status_from_overlap", "percent"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
@@ -79,6 +79,12 @@ def claim_status(parts: Iterable[bool | None]) -> str:
     if all(parts):
         return "reproduced"
     return "not reproduced" if not any(parts) else "partly reproduced"
+
+
+def claim_status_from_overlap(level: str) -> str:
+    """For a claim that two masks overlap: strong → reproduced, partial → partly, about chance → not."""
+    return {"strong": "reproduced", "partial": "partly reproduced", "about chance": "not reproduced"}.get(
+        level, "not measurable")
 
 
 def percent(value: float, digits: int = 1) -> str:

@@ -88,3 +88,9 @@ def test_reference_near_chance_cannot_be_judged():
     assert verdicts.matches(["kept", "undefined"], ["kept", "lost"]) is None
     assert verdicts.matches(["lost", "kept"], ["lost", "kept"]) is True
     assert verdicts.matches(["lost", "partly kept"], ["lost", "kept"]) is False
+
+
+@pytest.mark.parametrize("excess, status", [(0.5, "reproduced"), (0.3, "partly reproduced"), (0.05, "not reproduced"),
+                                            (float("nan"), "not measurable")])
+def test_claim_status_from_overlap(excess, status):
+    assert verdicts.claim_status_from_overlap(verdicts.overlap_level(excess)) == status
