@@ -48,7 +48,7 @@ from dataclasses import asdict
 import pandas as pd
 import torch
 
-from modularity import chance, verdicts, cache, plots, provenance, stats
+from modularity import cache, plots, provenance, stats, chance, verdicts
 from modularity.data.images import CIFAR10_CLASSES
 from modularity.experiments import cifar, stages
 from modularity.glue import glue
