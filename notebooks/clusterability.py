@@ -14,7 +14,7 @@
 # # Clusterability: are trained networks more clusterable than shuffled ones?
 #
 # **Claim under test** (Filan et al., *Pruned Neural Networks are Surprisingly Modular* and *Clusterability
-# in Neural Networks*; spec `clustering.md` §1.1, §2, §2.1, §3): MLPs trained on image classification —
+# in Neural Networks*; original code `dfilan/clusterability_in_neural_networks`): MLPs trained on image classification —
 # and especially pruned and dropout-trained ones — are more *clusterable* than random networks with the
 # same weights: the n-cut of a spectral clustering of their weight graph lies below the n-cut of **every**
 # network obtained by shuffling each layer's weight matrix.
@@ -140,8 +140,8 @@ shown
 # %% [markdown]
 # ## Next to the published P1b results
 # The P1b numbers are means over 5 networks trained 20 + 20 epochs, k = 12, 50 `layer` shuffles, from the
-# result files committed with the original code (spec `clustering.md` §5.2; the paper PDF could not be read
-# offline). P1b has no greyscale-CIFAR MLP at k = 12 (P1 studied it at k ∈ {2, 7, 10} with 320 shuffles: the
+# result files committed with the original code (`dfilan/clusterability_in_neural_networks`, its
+# `results/` tables; the paper PDF could not be read offline). P1b has no greyscale-CIFAR MLP at k = 12 (P1 studied it at k ∈ {2, 7, 10} with 320 shuffles: the
 # `paper_p1` preset).
 
 # %%

@@ -13,13 +13,14 @@
 # %% [markdown]
 # # Mathematics: do hard problems use weights easy problems do not?
 #
-# **Claim under test** (Csordás et al. 2021, spec `weight_masks.md` §2.8): a Transformer trained on the
+# **Claim under test** (Csordás et al. 2021, the DeepMind Mathematics experiment; original code
+# `RobertCsordas/modules`): a Transformer trained on the
 # DeepMind Mathematics dataset at all three difficulties is masked twice — a control mask on the whole
 # training set and a mask on the *easy* problems only. If hard problems were solved by the same weights as
 # easy ones, the easy-only mask would keep them and still solve hard problems; the paper finds that it
 # **fails on hard problems**, so hard problems use weights the easy ones do not. The figure has three bars per
 # module: accuracy on held-out hard problems of the unmasked network, with the control mask and with the
-# easy-only mask. The paper's values could not be read offline (spec §2.12).
+# easy-only mask. The paper's values could not be read offline.
 #
 # The data: the v1.0 files when a user has them (`<data root>/dm_math/v1.0`), otherwise generated with the
 # PyPI `mathematics-dataset` generator (deterministically, and far smaller than v1.0's 666,666 problems per
@@ -46,7 +47,7 @@ mask_lr: float = 0.1  # mask learning rate (paper: 0.02 to 0.03; higher here bec
 beta: float = 2.25e-05  # logit penalty β (paper: 1e-6 to 2e-5 by module, at batch 128 to 512)
 n_mask_samples: int = 8  # K mask samples per step (paper: 8)
 length_buckets: int = 1  # > 1: each batch from one of this many groups of similar answer length (paper: 1)
-paper_table: bool = False  # use the spec's per-module steps, batches, warm-up, mask lr and β instead of the above
+paper_table: bool = False  # use the paper's per-module steps, batches, warm-up, mask lr and β instead of the above
 device: str = "auto"  # "auto", "cpu" or "cuda"
 
 # %%
@@ -65,7 +66,7 @@ torch_device = choose_device(device)
 provenance.record("run", "device", str(torch_device))
 unknown = set(modules) - set(dm_data.MODULES)
 assert not unknown, f"unknown module(s) {sorted(unknown)}; choose from {dm_data.MODULES}"
-# spec §2.8: module → (batch, base steps, warm-up, mask steps, mask batch, mask lr, β)
+# the original code's per-module settings: module → (batch, base steps, warm-up, mask steps, mask batch, mask lr, β)
 PAPER = {"arithmetic__add_or_sub": (256, 30000, 0, 30000, 256, 0.03, 2e-5),
          "algebra__linear_1d": (512, 200000, 5000, 50000, 400, 0.02, 1e-6),
          "calculus__differentiate": (128, 40000, 0, 40000, 128, 0.03, 1e-5),
@@ -172,7 +173,7 @@ if above:
 else:
     glue("control_vs_unmasked", "The control mask solves about as many hard problems as the unmasked network")
 glue("run_size", f"Transformer d = {d_model}, {n_layers}+{n_layers} layers, "
-     + ("the spec's per-module steps and β" if paper_table else f"{base_steps:,} base steps, {mask_steps:,} steps per "
+     + ("the paper's per-module steps and β" if paper_table else f"{base_steps:,} base steps, {mask_steps:,} steps per "
         f"mask, batch {batch_size}, β = {beta:g}") + f", {seeds} seed{'s' if seeds > 1 else ''}")
 glue("data_size", f"{per_difficulty:,} generated problems per difficulty before de-duplication, {holdout:,} held out "
      "per difficulty")
@@ -190,9 +191,9 @@ print("; ".join(parts))
 # paper's mask learning rate and β/B, a first attempt at 1,500 steps left the control mask keeping 91% of the
 # weights, with the median logit *above* its initial 2, so weights the easy problems do not need would survive
 # in an easy-only mask whatever they do. The `cpu` preset raises the mask learning rate to 0.1 and β/B to about
-# 4.5× the spec's `add_or_sub` value, so that learning rate × β/B × steps, how far the penalty moves a logit
+# 4.5× the paper's `add_or_sub` value, so that learning rate × β/B × steps, how far the penalty moves a logit
 # the data does not push, is about the paper's for `add_or_sub` (one β serves every module here: for `sort`,
-# whose spec β is 6.7× smaller, the penalty is that much stronger than the paper's). The `cpu` preset is far
+# whose β in the paper is 6.7× smaller, the penalty is that much stronger than the paper's). The `cpu` preset is far
 # smaller in every other way too: where the control mask does not solve the hard problems, the question cannot
 # be asked of this network, and the chapter says so above rather than reading
 # anything into the easy-only mask.

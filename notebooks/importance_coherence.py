@@ -14,7 +14,7 @@
 # # Importance and coherence of neuron clusters
 #
 # **Claim under test** (Hod, Casper, Filan et al., *Detecting Modularity in Deep Neural Networks* /
-# *Quantifying Local Specialization*; spec `clustering.md` §1.4, §1.5, §4): the groups of neurons that
+# *Quantifying Local Specialization*; original code `thestephencasper/local_specialization`): the groups of neurons that
 # spectral clustering finds — from the weights alone or from correlations of activations, over the whole
 # network or layer by layer — are **important** (lesioning them hurts accuracy more, and more
 # class-specifically, than lesioning random groups of the same size from the same layer) and **coherent**

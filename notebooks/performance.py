@@ -16,7 +16,7 @@
 # Mask training dominates the cost of every weight-mask experiment: each step samples K = 4 hard masks
 # over every weight, and for wide networks this elementwise work outweighs the matrix multiplications.
 # This chapter times base and mask training of the add/mul FNNs, against a reference transcription of the
-# spec's formula (two uniforms per element, separate ops, one batch chunk at a time — the way the original
+# paper's formula (two uniforms per element, separate ops, one batch chunk at a time — the way the original
 # code computes it) timed **in the same run**, so that the speed-up is a ratio measured on the same machine
 # at the same moment. It then checks that the fast path computes the same thing. The last section times the
 # clusterability chapter's shuffle null model against scikit-learn's spectral clustering.
@@ -67,7 +67,7 @@ fig.axes[0].tick_params(axis="x", labelrotation=15)
 
 # %% [markdown]
 # ## Is it the same method?
-# For one fixed uniform draw the project's sampler must give exactly the spec's hard mask and the same
+# For one fixed uniform draw the project's sampler must give exactly the paper's hard mask and the same
 # straight-through gradient; its samples must be 1 with probability σ(logit); and the one-uniform logistic
 # noise must have the distribution of the original's difference of two Gumbels.
 

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # SCAN: what masks say about systematic generalisation
 #
-# **Claim under test** (Csordás et al. 2021, Fig. 4; spec `weight_masks.md` §2.7). A sequence-to-sequence
+# **Claim under test** (Csordás et al. 2021, Fig. 4; original code `RobertCsordas/modules`, task `scan`). A sequence-to-sequence
 # network trained on SCAN's *simple* split (a random split, so it sees every kind of command) solves the test
 # sets of the hard splits too. A mask trained on the *training data of a hard split* — for "add jump": every
 # command without "jump", plus the bare command "jump" — keeps only the weights that data needs. If the
@@ -26,7 +26,7 @@
 #
 # Fig. 4a's bars: test accuracy on a split's test set with the mask trained on the full problem (the simple
 # split) and with the split's own mask, for an LSTM and a Transformer. The paper's values could not be read
-# offline (spec §2.12).
+# offline.
 
 # %% tags=["parameters"]
 seeds: int = 1  # number of seeds 0..seeds-1

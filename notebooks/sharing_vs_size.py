@@ -90,8 +90,8 @@ for spec in networks:
 # %% [markdown]
 # ## Shared fraction per network
 # Bars: mean over seeds of the total shared fraction; error bars one sample standard deviation. The table
-# also gives the network's size, how well it solves multiplication unmasked (the harder operation; the spec
-# asks for at least 90% before masking means anything) and with the control mask, and how many weights the
+# also gives the network's size, how well it solves multiplication unmasked (the harder operation; it
+# should reach at least 90% before masking means anything) and with the control mask, and how many weights the
 # add mask keeps.
 
 # %%
