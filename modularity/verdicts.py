@@ -14,6 +14,9 @@ per-tensor densities (``modularity.chance``)::
     excess = (observed − chance) / (1 − chance)
     strong: excess ≥ 0.5     partial: 0.1 ≤ excess < 0.5     about chance: excess < 0.1
 
+A share of units (or clusters) that pass a test each would pass by chance with probability p is *above
+chance* when a one-sided binomial test rejects "no more than chance" at the 5% level.
+
 A chapter's claim is *reproduced* when every part of it holds, *partly reproduced* when some do, *not
 reproduced* when none does, and *not measurable* when the run could not test it.
 """
@@ -24,7 +27,7 @@ import math
 from typing import Iterable
 
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "retention", "retention_level", "overlap_level",
-           "matches", "claim_status", "claim_status_from_overlap", "percent"]
+           "matches", "above_chance", "claim_status", "claim_status_from_overlap", "percent"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
@@ -68,6 +71,19 @@ def matches(observed: Iterable[str], expected: Iterable[str]) -> bool | None:
     if "undefined" in observed:
         return None
     return observed == list(expected)
+
+
+ALPHA = 0.05
+
+
+def above_chance(count: int, n: int, chance: float, alpha: float = ALPHA) -> bool | None:
+    """Whether ``count`` successes of ``n`` exceed what chance ``chance`` gives (one-sided binomial test);
+    None when there is nothing to test."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        return None
+    return bool(binomtest(int(count), int(n), chance, alternative="greater").pvalue < alpha)
 
 
 def claim_status(parts: Iterable[bool | None]) -> str:

@@ -60,7 +60,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from modularity import cache, provenance, stats
+from modularity import cache, provenance, stats, verdicts
 from modularity.experiments import clusterability as cl
 from modularity.glue import glue
 from modularity.train import choose_device
@@ -243,6 +243,9 @@ else:
 
 # %% [markdown]
 # ## Verdict
+# The claim (pruned networks, with or without dropout, are more clusterable than their shuffles) is
+# *reproduced* when every pruned network of every dataset lies below every one of its shuffles, *partly
+# reproduced* when that holds for some (dataset, setting) pairs, *not reproduced* when for none.
 
 # %%
 def verdict(dataset):
@@ -255,12 +258,16 @@ def verdict(dataset):
 for dataset in datasets:
     glue(f"{cl.METRIC_PREFIX[dataset]}_verdict", verdict(dataset))
     print(verdict(dataset))
+pruned_rows = [table.loc[d].loc[s] for d in datasets for s in ("pruned", "pruned_dropout") if s in table.loc[d].index]
+glue("claim_status", verdicts.claim_status([int(r.n_significant) == int(r.n_networks) for r in pruned_rows]))
 glue("n_networks", networks)
 glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} epochs, k = {ks[0]}, "
      f"{n_shuffles} '{shuffle_methods[0]}' shuffles per network")
 
 # %% [markdown]
 # ## What this run shows
+#
+# **Clusterability of pruned MLPs: {glue:text}`claim_status` at this preset.**
 #
 # {glue:text}`mnist_verdict`.
 #

@@ -65,7 +65,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from modularity import cache, lesions, provenance
+from modularity import cache, lesions, provenance, verdicts
 from modularity.experiments import clusterability as cl
 from modularity.experiments import importance as imp
 from modularity.glue import glue
@@ -207,6 +207,10 @@ plt.show()
 
 # %% [markdown]
 # ## Verdict
+# Per partition of the primary set, the share of sub-clusters that beat all their random sets is *above chance*
+# when a one-sided binomial test against the chance level 1/(n+1) rejects at 5% (`modularity.verdicts`).
+# Importance (or coherence by feature visualisation) is *reproduced* when it is above chance for every
+# partition, *partly reproduced* when for some.
 
 # %%
 def verdict(kind):
@@ -220,12 +224,24 @@ def verdict(kind):
 for kind in partitions:
     glue(f"{kind}_verdict", verdict(kind))
     print(verdict(kind))
+primary_rows = rows[(rows.dataset == primary[0]) & (rows.setting == primary[1])]
+importance_parts, coherence_parts = [], []
+for kind in partitions:
+    sub = primary_rows[primary_rows.partition == kind]
+    importance_parts.append(verdicts.above_chance(sub.important.sum(), len(sub), chance))
+    coherence_parts.append(verdicts.above_chance(sub.coherent.sum(), len(sub), chance))
+glue("importance_status", verdicts.claim_status(importance_parts))
+glue("coherence_status", verdicts.claim_status(coherence_parts))
+glue("claim_status", verdicts.claim_status(importance_parts + coherence_parts))
 glue("primary_set", f"{primary[0]} MLPs, {primary[1].replace('_', ' + ')}, {networks} networks")
 glue("run_size", f"{networks} networks per dataset and setting, {epochs} + {prune_epochs} epochs, k = {k}, "
      f"{n_random} random sets, lesions on {test_subset or 10000} test images")
 
 # %% [markdown]
 # ## What this run shows
+# **Importance: {glue:text}`importance_status`; coherence (feature visualisation):
+# {glue:text}`coherence_status` — at this preset.**
+#
 # For the primary set ({glue:text}`primary_set`), against a chance level of {glue:text}`chance_level:.0%`:
 #
 # - {glue:text}`weight_global_verdict`;

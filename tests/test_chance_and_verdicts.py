@@ -94,3 +94,10 @@ def test_reference_near_chance_cannot_be_judged():
                                             (float("nan"), "not measurable")])
 def test_claim_status_from_overlap(excess, status):
     assert verdicts.claim_status_from_overlap(verdicts.overlap_level(excess)) == status
+
+
+def test_above_chance_against_a_hand_computed_binomial_tail():
+    # P(X >= 3 | n = 10, p = 0.05) = 1 - P(X <= 2) = 0.0115: above chance; P(X >= 2) = 0.0861: not
+    assert verdicts.above_chance(3, 10, 0.05) is True
+    assert verdicts.above_chance(2, 10, 0.05) is False
+    assert verdicts.above_chance(0, 0, 0.05) is None
