@@ -27,7 +27,7 @@ import math
 from typing import Iterable
 
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "retention", "retention_level", "overlap_level",
-           "matches", "above_chance", "claim_status", "claim_status_from_overlap", "percent"]
+           "matches", "above_chance", "claim_status", "loss_as_predicted", "PARTLY", "claim_status_from_overlap", "percent"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
@@ -86,15 +86,25 @@ def above_chance(count: int, n: int, chance: float, alpha: float = ALPHA) -> boo
     return bool(binomtest(int(count), int(n), chance, alternative="greater").pvalue < alpha)
 
 
-def claim_status(parts: Iterable[bool | None]) -> str:
-    """``reproduced`` when every part holds, ``not reproduced`` when none does, ``partly reproduced`` else;
-    ``not measurable`` when any part could not be tested (None)."""
+PARTLY = 0.5  # a part of a claim that holds in part (e.g. an accuracy partly lost where loss was predicted)
+
+
+def claim_status(parts: Iterable[bool | float | None]) -> str:
+    """``reproduced`` when every part holds, ``not reproduced`` when none does, ``partly reproduced`` else
+    (a part may hold ``PARTLY``); ``not measurable`` when any part could not be tested (None)."""
     parts = list(parts)
     if not parts or any(p is None for p in parts):
         return "not measurable"
-    if all(parts):
+    if all(p is True or p == 1 for p in parts):
         return "reproduced"
-    return "not reproduced" if not any(parts) else "partly reproduced"
+    if all(p is False or p == 0 for p in parts):
+        return "not reproduced"
+    return "partly reproduced"
+
+
+def loss_as_predicted(level: str) -> bool | float | None:
+    """For a claim that an accuracy is lost: lost → holds, partly kept → holds in part, kept → does not."""
+    return {"lost": True, "partly kept": PARTLY, "kept": False}.get(level)
 
 
 def claim_status_from_overlap(level: str) -> str:

@@ -56,7 +56,7 @@ from dataclasses import asdict, replace
 import pandas as pd
 import torch
 
-from modularity import cache, plots, provenance, stats
+from modularity import cache, plots, provenance, stats, verdicts
 from modularity.data import dm_math as dm_data
 from modularity.experiments import dm_math, stages
 from modularity.glue import glue
@@ -147,24 +147,29 @@ pd.Series(metrics, name="value").to_frame()
 
 # %% [markdown]
 # ## What the numbers say
-# Computed from the means above, per module: the effect is *there* when the control mask solves at least 30% of
-# the hard problems and the easy-only mask loses at least half of that; *not measurable* when the control mask
-# itself solves fewer than 30% (the network has not learned the hard problems well enough to lose them).
+# Computed from the means above, per module, by the rules of `modularity.verdicts`: the easy-only mask *loses*
+# the hard problems when it keeps at most 20% of the control mask's accuracy on them, *keeps* them from 80%,
+# *partly keeps* them in between; a module is *not measurable* when the control mask itself solves fewer than 30%
+# of its hard problems (the network has not learned them well enough to lose them). The claim is *reproduced*
+# when every module loses its hard problems.
 
 # %%
-parts, above = [], []
+parts, above, holds = [], [], []
 for module in modules:
     name = dm_math.short_name(module)
     unmasked, control, easy = (metrics[f"{name}_hard_acc_{k}"] for k in ("unmasked", "control", "easy_mask"))
     if control < 0.3:
+        holds.append(None)
         parts.append(f"{name}: not measurable — the control mask solves only {control:.1%} of hard problems "
                      f"(easy-only mask {easy:.1%})")
     else:
-        outcome = "the effect is there" if easy <= control / 2 else "no large loss"
+        level = verdicts.retention_level(easy, control)
+        holds.append(verdicts.loss_as_predicted(level))
         parts.append(f"{name}: hard problems {control:.1%} with the control mask, {easy:.1%} with the easy-only mask "
-                     f"({outcome})")
+                     f"({level})")
     if control > unmasked + 0.05:
         above.append(f"{name} {control:.1%} against {unmasked:.1%}")
+glue("claim_status", verdicts.claim_status(holds))
 glue("verdict", "; ".join(parts))
 if above:
     glue("control_vs_unmasked", "The control mask solves more hard problems than the unmasked network itself ("

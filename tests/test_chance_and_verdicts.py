@@ -78,6 +78,8 @@ def test_published_double_addition_iou_is_partial_not_weak():
 @pytest.mark.parametrize("parts, status", [
     ([True, True], "reproduced"), ([True, False], "partly reproduced"), ([False, False], "not reproduced"),
     ([True, None], "not measurable"), ([], "not measurable"),
+    ([verdicts.PARTLY, verdicts.PARTLY], "partly reproduced"), ([True, verdicts.PARTLY], "partly reproduced"),
+    ([1, 1], "reproduced"), ([0, False], "not reproduced"),
 ])
 def test_claim_status(parts, status):
     assert verdicts.claim_status(parts) == status
@@ -101,3 +103,9 @@ def test_above_chance_against_a_hand_computed_binomial_tail():
     assert verdicts.above_chance(3, 10, 0.05) is True
     assert verdicts.above_chance(2, 10, 0.05) is False
     assert verdicts.above_chance(0, 0, 0.05) is None
+
+
+@pytest.mark.parametrize("level, holds", [("lost", True), ("partly kept", verdicts.PARTLY), ("kept", False),
+                                          ("undefined", None)])
+def test_loss_as_predicted(level, holds):
+    assert verdicts.loss_as_predicted(level) == holds
