@@ -26,8 +26,9 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-__all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "retention", "retention_level", "overlap_level",
-           "matches", "above_chance", "claim_status", "loss_as_predicted", "PARTLY", "claim_status_from_overlap", "percent"]
+__all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "PARTLY", "retention", "retention_level",
+           "overlap_level", "matches", "above_chance", "claim_status", "loss_as_predicted",
+           "claim_status_from_overlap", "percent"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
