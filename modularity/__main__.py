@@ -22,7 +22,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="re-execute the published run from its stored per-seed results (no training) and "
                           "republish it; for runs that `list` marks `render`")
 
-    sub.add_parser("list", help="notebooks, presets and whether their published runs are fresh")
+    sub.add_parser("list", help="notebooks, presets and whether their published runs are fresh, need re-rendering "
+                   "(only presentation changed) or are stale (the code that computed them changed)")
+
+    readme = sub.add_parser("readme", help="rewrite the README's generated tables from the published runs")
+    readme.add_argument("--check", action="store_true", help="only say whether they are current (exit 1 if not)")
 
     book = sub.add_parser("book", help="rerun stale or missing cpu runs, then build the book strictly")
     book.add_argument("--no-rerun", action="store_true", help="build from the published runs as they are")
@@ -67,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{row['notebook']:<24} {row['preset']:<16} {state:<8} {wall:>9}  "
                       f"{row.get('device') or '':<6} {row.get('commit') or '':<8}  {why}")
             return 0
+        if args.command == "readme":
+            from modularity import readme
+
+            current = readme.update(check=args.check)
+            print("README tables are current" if current else "README tables are out of date: run "
+                  "`python -m modularity readme`", file=sys.stderr)
+            return 0 if current else 1
         if args.command == "book":
             from modularity import book
 

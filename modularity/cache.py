@@ -33,7 +33,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # seed computes: editing them calls for re-rendering a chapter, not retraining it (a test checks that no
 # experiment computes with them).
 RENDER_ONLY = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "chance.py", "glue.py",
-               "parameters.py", "plots.py", "provenance.py", "runner.py", "stats.py", "verdicts.py"}
+               "parameters.py", "plots.py", "provenance.py", "readme.py", "runner.py", "stats.py", "verdicts.py"}
 RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
 _computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render
 

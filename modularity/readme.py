@@ -1,0 +1,116 @@
+"""The README's result and runtime tables, generated from the published runs' manifests.
+
+The README holds them between ``<!-- generated: NAME -->`` and ``<!-- end generated -->`` markers;
+``python -m modularity readme`` rewrites them and a test fails when they are out of date, so no number in
+the README is typed by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from modularity import book, runner
+
+README = runner.REPO / "README.md"
+BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.S)
+
+
+def _runtime(manifest: dict | None, state: str) -> str:
+    if not manifest:
+        return "not run"
+    if state not in ("fresh", "render"):
+        return "— (older run)"
+    minutes = manifest.get("wall_time_s", 0) / 60
+    text = f"{minutes:.1f} min" if minutes >= 1 else f"{manifest.get('wall_time_s', 0):.0f} s"
+    threads = manifest.get("hardware", {}).get("torch_threads")
+    return f"{text} ({threads} thread{'s' if threads != 1 else ''})" if threads else text
+
+
+def results_table() -> str:
+    lines = ["| claim | chapter | status | run | state | runtime | command |", "|---|---|---|---|---|---|---|"]
+    for name, title, claim in book.CLAIMS:
+        preset = runner.best_fresh_preset(name) or "cpu"
+        manifest = runner.read_manifest(name, preset)
+        state, _ = runner.status(name, preset)
+        status = (manifest or {}).get("metrics", {}).get("claim_status", "see the chapter")
+        if state not in ("fresh", "render"):
+            status = "not yet recomputed by today's code"
+        lines.append(f"| {claim} | {title} | {status} | `{preset}` | {state} | {_runtime(manifest, state)} | "
+                     f"`python -m modularity run {name} --preset {preset}` |")
+    return "\n".join(lines) + "\n"
+
+
+def _preset_parameters(name: str, preset: str) -> str:
+    values = runner.presets_of(name)[preset]
+    if not values:
+        return "the notebook's defaults (its parameters cell)"
+    return ", ".join(f"`{k}={v}`" for k, v in values.items())
+
+
+def presets_table() -> str:
+    lines = ["| notebook | preset | state | measured runtime | parameters set by the preset |", "|---|---|---|---|---|"]
+    for name in runner.notebook_names():
+        for preset in runner.presets_of(name):
+            if preset == runner.TEST_PRESET:
+                continue
+            manifest = runner.read_manifest(name, preset)
+            state = runner.status(name, preset)[0]
+            lines.append(f"| {name} | `{preset}` | {state} | {_runtime(manifest, state)} | "
+                         f"{_preset_parameters(name, preset)} |")
+    return "\n".join(lines) + "\n"
+
+
+PERFORMANCE_ROWS = [
+    ("mask training, 2000×4 FNN (steps/s)", "mask_steps_per_s_fnn_2000x4", "reference_mask_steps_per_s_fnn_2000x4",
+     "mask_speedup_over_reference_cpu_fnn_2000x4"),
+    ("mask training, 400-400-200 FNN (steps/s)", "mask_steps_per_s_fnn_400_400_200",
+     "reference_mask_steps_per_s_fnn_400_400_200", "mask_speedup_over_reference_cpu_fnn_400_400_200"),
+    ("shuffle null, dense MLP graphs (graphs/s)", "clustering_ours_graphs_per_s_dense",
+     "clustering_sklearn_graphs_per_s_dense", "clustering_speedup_dense"),
+    ("shuffle null, pruned MLP graphs (graphs/s)", "clustering_ours_graphs_per_s_pruned",
+     "clustering_sklearn_graphs_per_s_pruned", "clustering_speedup_pruned"),
+]
+
+
+def performance_table() -> str:
+    manifest = runner.read_manifest("performance", "cpu")
+    if manifest is None:
+        return "The performance chapter has no published run yet.\n"
+    m, state = manifest["metrics"], runner.status("performance", "cpu")[0]
+    lines = [f"Run state: **{state}**{'' if state in ('fresh', 'render') else ' (made by older code)'}; "
+             f"{m.get('n_threads', '?')} torch threads.", "",
+             "| what | this project | baseline in the same run | speed-up |", "|---|---|---|---|"]
+    for label, ours, baseline, speedup in PERFORMANCE_ROWS:
+        if ours in m:
+            lines.append(f"| {label} | {m[ours]:.3g} | {m[baseline]:.3g} | {m[speedup]:.2f}× |")
+    lines += ["", "Baselines: the reference transcription of the paper's formula for mask training, scikit-learn for "
+              "the shuffle null."]
+    if "mask_speedup_over_original_fnn_2000x4" in m:
+        lines[-1] += (f" Against the original code's speed measured on this machine class (see the chapter), mask "
+                      f"training of the 2000×4 FNN is {m['mask_speedup_over_original_fnn_2000x4']:.2f}× faster.")
+    return "\n".join(lines) + "\n"
+
+
+SECTIONS = {"results": results_table, "presets": presets_table, "performance": performance_table}
+
+
+def generated(text: str) -> str:
+    """``text`` with every generated block rewritten from today's manifests."""
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in SECTIONS:
+            raise ValueError(f"README names an unknown generated block {name!r}; known: {', '.join(SECTIONS)}")
+        return match.group(1) + SECTIONS[name]() + match.group(4)
+
+    return BLOCK.sub(fill, text)
+
+
+def update(path: Path = README, check: bool = False) -> bool:
+    """Rewrite the generated blocks (or, with ``check``, only say whether they are current)."""
+    text = path.read_text()
+    new = generated(text)
+    if check:
+        return new == text
+    path.write_text(new)
+    return True

@@ -1,0 +1,18 @@
+"""No number in the README is typed by hand: its result, runtime and performance tables are generated from
+the published runs' manifests, and must be current."""
+
+from modularity import readme
+
+
+def test_readme_tables_are_generated_and_current():
+    text = readme.README.read_text()
+    assert set(m.group(2) for m in readme.BLOCK.finditer(text)) == set(readme.SECTIONS)
+    assert readme.update(check=True), "README tables are out of date: run `python -m modularity readme`"
+
+
+def test_readme_states_no_result_number_outside_generated_blocks():
+    import re
+
+    outside = readme.BLOCK.sub("", readme.README.read_text())
+    for pattern in (r"\d+(\.\d+)? ?steps/s", r"\d+(\.\d+)?×\)", r"\d+\.\d+%"):
+        assert not re.search(pattern, outside), f"a result number outside the generated tables: {pattern}"
