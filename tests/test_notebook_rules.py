@@ -3,6 +3,7 @@ cache key's code identity), never by code written in a notebook, and experiments
 modules that only judge or show results (editing those re-renders a chapter, it does not retrain it)."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,13 @@ def test_experiments_do_not_compute_with_render_only_modules():
             if isinstance(node, ast.ImportFrom) and node.module == "modularity":
                 used = {alias.name for alias in node.names} & judged
                 assert not used, f"{path.name} imports {used}: per-seed results would depend on render-only code"
+
+
+CITES_WORKING_NOTES = re.compile(r"weight_masks\.md|clustering\.md|\bspec §|\bspec `|\bthe spec\b|\bspec's\b")
+
+
+def test_the_book_never_cites_our_working_notes():
+    sources = [*runner.NOTEBOOKS.glob("*.py"), *(runner.REPO / "book").glob("*.md")]
+    for path in sources:
+        found = CITES_WORKING_NOTES.search(path.read_text())
+        assert not found, f"{path.name} cites the project's working notes ({found.group(0)!r}); cite the paper"
