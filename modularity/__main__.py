@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="notebooks, presets and whether their published runs are fresh, need re-rendering "
                    "(only presentation changed) or are stale (the code that computed them changed)")
 
+    certify = sub.add_parser("certify", help="after a refactor of computation code: compare the old and new code "
+                             "at the smoke preset and, if every metric is bit-identical, certify the published run")
+    certify.add_argument("notebook")
+    certify.add_argument("--preset", required=True, help="the published run to certify, e.g. cpu")
+
     readme = sub.add_parser("readme", help="rewrite the README's generated tables from the published runs")
     readme.add_argument("--check", action="store_true", help="only say whether they are current (exit 1 if not)")
 
@@ -70,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
                 why = row.get("reason") or ("" if state != "-" else row["status"])
                 print(f"{row['notebook']:<24} {row['preset']:<16} {state:<8} {wall:>9}  "
                       f"{row.get('device') or '':<6} {row.get('commit') or '':<8}  {why}")
+            return 0
+        if args.command == "certify":
+            from modularity import certify
+
+            print(certify.certify(args.notebook, args.preset), file=sys.stderr)
             return 0
         if args.command == "readme":
             from modularity import readme

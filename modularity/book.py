@@ -39,6 +39,9 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
     nb = nbformat.read(source or runner.RUNS / name / f"{preset}.ipynb", as_version=4)
     rendered = (" Re-rendered for this build from the run's stored per-seed results, by today's notebook and "
                 "presentation code." if source else "")
+    for entry in manifest.get("identity", {}).get("certified", []):
+        rendered += (f" Since the run, {', '.join(f'`{f}`' for f in entry['files'])} changed; the change was "
+                     f"certified not to change the numbers: {entry['evidence']}.")
     kind = "warning" if warning else "note"
     banner = nbformat.v4.new_markdown_cell(
         f":::{{{kind}}}\n{warning}This chapter is the published run **{name} @ {preset}**: {_describe(manifest)}."

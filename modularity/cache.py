@@ -32,7 +32,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # Modules that run, publish or display experiments, or judge their per-seed results, but never change what a
 # seed computes: editing them calls for re-rendering a chapter, not retraining it (a test checks that no
 # experiment computes with them).
-RENDER_ONLY = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "chance.py", "glue.py",
+RENDER_ONLY = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "certify.py", "chance.py",
+               "glue.py",
                "parameters.py", "plots.py", "provenance.py", "readme.py", "runner.py", "stats.py", "verdicts.py"}
 RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
 _computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render
@@ -90,6 +91,13 @@ def cache_key(params: dict, seed: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def published_name(params: dict, seed: int) -> str:
+    """A published result's file name: (parameters, seed) only. The run's manifest records the code that
+    computed it, and ``runner.status`` checks that code before any re-render reads the file."""
+    blob = json.dumps({"params": params, "seed": seed}, sort_keys=True, default=str)
+    return f"seed{seed}-p{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
+
+
 def cache_path(namespace: str, params: dict, seed: int) -> Path:
     return data_root() / "cache" / namespace / f"seed{seed}-{cache_key(params, seed)}.pt"
 
@@ -127,25 +135,31 @@ def load_checked(path: Path):
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
 
 
-def _published_result(namespace: str, name: str):
+def _published_result(namespace: str, names: list[str]) -> tuple[Any, bytes | None]:
+    """``(value, stored bytes)`` of a published result, or ``(None, None)``."""
     folder = os.environ.get(RESULTS_IN)
     if not folder:
-        return None
-    path = Path(folder) / namespace / f"{name}.pt.gz"
-    if not path.exists():
-        return None
-    return torch.load(io.BytesIO(gzip.decompress(path.read_bytes())), map_location="cpu", weights_only=False)
+        return None, None
+    for name in names:  # runs published before results were named by parameters alone used the cache key
+        path = Path(folder) / namespace / f"{name}.pt.gz"
+        if path.exists():
+            stored = path.read_bytes()
+            return torch.load(io.BytesIO(gzip.decompress(stored)), map_location="cpu", weights_only=False), stored
+    return None, None
 
 
-def _store_result(namespace: str, name: str, value) -> None:
+def _store_result(namespace: str, name: str, value, stored: bytes | None = None) -> None:
+    """Copy a result into the run's results folder (the published bytes themselves when re-rendering)."""
     folder = os.environ.get(RESULTS_OUT)
     if not folder:
         return
     path = Path(folder) / namespace / f"{name}.pt.gz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    torch.save(value, buffer)
-    path.write_bytes(gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0))
+    if stored is None:
+        buffer = io.BytesIO()
+        torch.save(value, buffer)
+        stored = gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0)
+    path.write_bytes(stored)
 
 
 @contextlib.contextmanager
@@ -169,7 +183,7 @@ def note_training() -> None:
 def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any]) -> Any:
     """``compute()``'s result for this seed, loaded when already computed, else computed and saved."""
     name = f"seed{seed}-{cache_key(params, seed)}"
-    result = _published_result(namespace, name)
+    result, stored = _published_result(namespace, [published_name(params, seed), name])
     if result is None:
         path = data_root() / "cache" / namespace / f"{name}.pt"
         result = load_checked(path)
@@ -180,7 +194,7 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any]) 
             with _computing_inside_cache():
                 result = compute()
             save_checked(path, result)
-    _store_result(namespace, name, result)
+    _store_result(namespace, published_name(params, seed), result, stored)
     return result
 
 

@@ -218,10 +218,15 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
     if render:  # the numbers were computed by the earlier run: keep its record, note the re-render
         for key in ("git", "hardware", "device", "started_at", "wall_time_s", "python", "torch_version"):
             manifest[key] = previous[key]
+        manifest["identity"]["results"] = previous["identity"]["results"]
+        if "certified" in previous["identity"]:
+            manifest["identity"]["certified"] = previous["identity"]["certified"]
         manifest["rendered"] = {"git": git, "at": started.isoformat(timespec="seconds"), "wall_time_s": round(wall, 1)}
-        if results_files != previous["identity"]["results_files"]:
+        if sorted(results_files.values()) != sorted(previous["identity"]["results_files"].values()):
             raise RunError(f"re-rendering {name} @ {preset} read different per-seed results than were published")
-    _publish(out_nb, manifest, paths, None if render else results_out)
+    if render and destination is None:  # republish the same results under today's file names
+        manifest["identity"]["results_files"] = results_files
+    _publish(out_nb, manifest, paths, None if render and destination is not None else results_out)
     shutil.rmtree(work, ignore_errors=True)
     return paths
 
@@ -316,7 +321,7 @@ def status(name: str, preset: str) -> tuple[str, str]:
 
     if identity["results"]["torch"] != torch.__version__:
         return "stale", f"made with torch {identity['results']['torch']}, this environment has {torch.__version__}"
-    changed = _changed_files(identity["results"]["code"])
+    changed = changed_results_code(identity)
     if changed:
         return "stale", f"package code changed: {', '.join(changed)}"
     results = RUNS / name / f"{preset}.results"
@@ -334,6 +339,23 @@ def status(name: str, preset: str) -> tuple[str, str]:
         return "stale", (f"changed: {', '.join(presentation)}; the run cannot be re-rendered (it trains outside the "
                          "per-seed cache)")
     return "render", f"changed: {', '.join(presentation)}"
+
+
+def changed_results_code(identity: dict) -> list[str]:
+    """Modules that computed the run and differ today from both the recorded and any certified version."""
+    from modularity.cache import PACKAGE_DIR
+
+    accepted = {}
+    for entry in identity.get("certified", []):
+        for relative, sha in entry["files"].items():
+            if entry["replaces"].get(relative) == identity["results"]["code"].get(relative):
+                accepted.setdefault(relative, set()).add(sha)
+    changed = []
+    for relative in _changed_files(identity["results"]["code"]):
+        path = PACKAGE_DIR / relative
+        if not (path.exists() and sha256_text(path.read_bytes()) in accepted.get(relative, set())):
+            changed.append(relative)
+    return changed
 
 
 def _changed_files(recorded: dict[str, str]) -> list[str]:

@@ -123,3 +123,44 @@ def test_book_prefers_paper_and_never_an_adhoc_preset(project, monkeypatch):
     assert runner.best_fresh_preset("seeds") == "paper"
     (project / "notebooks" / "presets.yaml").write_text("seeds:\n  smoke: {n: 1}\n  cpu: {n: 2}\n  aaa: {n: 3}\n")
     assert runner.best_fresh_preset("seeds") == "cpu"
+
+
+def test_certified_refactor_is_accepted_and_only_that_version(project, capsys):
+    assert main(["run", "seeds", "--preset", "cpu"]) == 0
+    manifest = manifest_of(project)
+    real = manifest["identity"]["results"]["code"]["train.py"]
+    # pretend the run was made by an older train.py, and a certification maps that version to today's
+    manifest["identity"]["results"]["code"]["train.py"] = "1" * 64
+    (project / "book" / "runs" / "seeds" / "cpu.json").write_text(json.dumps(manifest))
+    assert runner.status("seeds", "cpu")[0] == "stale"
+    manifest["identity"]["certified"] = [{"replaces": {"train.py": "1" * 64}, "files": {"train.py": real},
+                                          "evidence": "test", "commits": ["a", "b"], "at": "now"}]
+    (project / "book" / "runs" / "seeds" / "cpu.json").write_text(json.dumps(manifest))
+    assert runner.status("seeds", "cpu")[0] == "fresh"
+    # a certification of some other version does not count
+    manifest["identity"]["certified"][0]["files"]["train.py"] = "2" * 64
+    (project / "book" / "runs" / "seeds" / "cpu.json").write_text(json.dumps(manifest))
+    assert runner.status("seeds", "cpu") == ("stale", "package code changed: train.py")
+
+
+def test_certification_compares_every_metric_but_time():
+    from modularity.certify import metric_differences
+
+    old = {"acc": 0.5, "shared": 0.25, "mask_steps_per_s": 10.0, "speedup": 2.0}
+    assert metric_differences(old, dict(old, mask_steps_per_s=11.0, speedup=3.0)) == []
+    assert metric_differences(old, dict(old, acc=0.5000000001)) == ["acc"]
+    assert metric_differences(old, {k: v for k, v in old.items() if k != "shared"}) == ["shared"]
+
+
+def test_certify_refuses_a_legacy_run_and_a_dirty_tree(project, capsys, monkeypatch):
+    assert main(["run", "seeds", "--preset", "cpu"]) == 0
+    manifest = manifest_of(project)
+    manifest["identity"]["results"]["code"]["train.py"] = "1" * 64
+    (project / "book" / "runs" / "seeds" / "cpu.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(runner, "git_commit", lambda: {"commit": "abc", "dirty": True})
+    code = main(["certify", "seeds", "--preset", "cpu"])
+    assert code == 2 and "clean committed tree" in capsys.readouterr().err
+    del manifest["identity"]
+    (project / "book" / "runs" / "seeds" / "cpu.json").write_text(json.dumps(manifest))
+    code = main(["certify", "seeds", "--preset", "cpu"])
+    assert code == 2 and "rerun it" in capsys.readouterr().err
