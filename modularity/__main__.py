@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             from modularity import book
 
             return book.build(rerun=not args.no_rerun)
+        if args.command == "bench" and args.threads < 1:
+            raise ParameterError(f"--threads must be at least 1, got {args.threads}")
         if args.command == "bench" and args.suite == "clustering":
             from modularity import bench_clustering
 

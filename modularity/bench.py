@@ -14,6 +14,7 @@ import os
 import platform
 import resource
 import time
+from queue import Empty
 from dataclasses import dataclass
 
 import torch
@@ -160,7 +161,14 @@ def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True) 
     queue = context.Queue()
     process = context.Process(target=_run_case, args=(case, threads, device, fused_kernels, queue))
     process.start()
-    result = queue.get()
+    while True:  # never wait on a child that has died: poll the queue and the process together
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"the benchmark process for {case.name} ({case.mode}, {device}) died with exit code "
+                                   f"{process.exitcode} before reporting; run it alone to see its error") from None
     process.join()
     return result
 

@@ -3,6 +3,17 @@
 The parameters cell is one flat block of annotated assignments, ``name: type = value  # comment``, with
 types int, float, bool, str or list[...] of those. Presets and ``-p`` overrides may only name declared
 parameters, with values of the declared type (an int is accepted where a float is declared).
+
+A comment may end in rules on the value's meaning, in brackets, separated by ``;``::
+
+    seeds: int = 3  # number of seeds [at least 1]
+    models: list[str] = ["fnn"]  # networks to run [non-empty; one of: fnn, lstm]
+    batch_size: int = 128  # batch size [at least 1; multiple of n_mask_samples]
+
+``at least``, ``above``, ``at most``, ``below`` compare a number (every element of a list); ``non-empty``
+refuses an empty list; ``one of:`` names the allowed strings; ``multiple of`` names other parameters whose
+product must divide the value. (Words, not ``>=``: papermill allows one ``=`` per line.) ``resolve`` checks
+every rule before anything runs.
 """
 
 from __future__ import annotations
@@ -42,6 +53,16 @@ class Parameter:
     type: str  # "int", "float", "bool", "str", "list[int]", ...
     default: object
     comment: str
+
+    @property
+    def rules(self) -> list[str]:
+        found = RULES.search(self.comment)
+        return [r.strip() for r in found.group(1).split(";") if r.strip()] if found else []
+
+
+RULES = re.compile(r"\[([^\[\]]*)\]\s*$")
+COMPARISONS = {"at least": lambda a, b: a >= b, "above": lambda a, b: a > b, "at most": lambda a, b: a <= b,
+               "below": lambda a, b: a < b}
 
 
 def parameters_cell(source: str) -> str:
@@ -105,13 +126,62 @@ def parse_override(text: str):
 
 
 def load_presets(path: Path) -> dict[str, dict[str, dict]]:
-    with open(path) as handle:
-        presets = _yaml(handle.read()) or {}
-    return {nb: {p: dict(v or {}) for p, v in sets.items()} for nb, sets in presets.items()}
+    try:
+        presets = _yaml(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" line {where.line + 1}" if where else ""
+        raise ParameterError(f"{path}{line} is not valid YAML ({getattr(error, 'problem', None) or error}); "
+                             "fix the file (git diff shows what changed)") from None
+    except OSError as error:
+        raise ParameterError(f"cannot read the presets file {path}: {error.strerror}") from None
+    if not isinstance(presets, dict) or not all(isinstance(v, dict) for v in presets.values()):
+        raise ParameterError(f"{path} must map notebook → preset → parameters")
+    return {nb: {p: dict(v or {}) for p, v in (sets or {}).items()} for nb, sets in presets.items()}
+
+
+def check_rules(declared: dict[str, Parameter], values: dict) -> None:
+    """Every declared rule on every value; the first broken one raises a ParameterError."""
+    for cross in (False, True):  # a value's own rules first, then those that relate it to others
+        for name, parameter in declared.items():
+            for rule in parameter.rules:
+                if rule.startswith("multiple of") != cross:
+                    continue
+                problem = _broken(rule, name, values[name], values, declared)
+                if problem:
+                    raise ParameterError(f"parameter {name!r} {problem} (rule [{rule}] of its declaration)")
+
+
+def _broken(rule: str, name: str, value, values: dict, declared: dict) -> str | None:
+    items = value if isinstance(value, list) else [value]
+    if rule == "non-empty":
+        return "must not be empty" if isinstance(value, list) and not value else None
+    if rule.startswith("one of:"):
+        allowed = [a.strip() for a in rule[len("one of:"):].split(",")]
+        bad = [v for v in items if v not in allowed]
+        return f"must be one of {', '.join(allowed)}; got {', '.join(map(repr, bad))}" if bad else None
+    if rule.startswith("multiple of"):
+        factors = [f.strip() for f in rule[len("multiple of"):].split("*")]
+        unknown = [f for f in factors if f not in declared]
+        if unknown:
+            raise ParameterError(f"parameter {name!r}: rule [{rule}] names undeclared parameters {unknown}")
+        product = 1
+        for factor in factors:
+            product *= values[factor]
+        bad = [v for v in items if product <= 0 or v % product]
+        what = " × ".join(f"{f} ({values[f]})" for f in factors)
+        return f"must be a multiple of {what}; got {value!r}" if bad else None
+    for words, compare in COMPARISONS.items():
+        if rule.startswith(words + " "):
+            bound = float(rule[len(words):])
+            bad = [v for v in items if not compare(v, bound)]
+            return f"must be {rule}; got {value!r}" if bad else None
+    raise ParameterError(f"parameter {name!r}: unknown rule [{rule}]; rules are at least, above, at most, below, "
+                         "non-empty, one of:, multiple of")
 
 
 def resolve(declared: dict[str, Parameter], preset_values: dict, overrides: dict) -> dict:
-    """Defaults, then the preset, then overrides; unknown names and wrong types are refused."""
+    """Defaults, then the preset, then overrides; unknown names, wrong types and broken rules are refused."""
     values = {name: p.default for name, p in declared.items()}
     for origin, given in (("preset", preset_values), ("override", overrides)):
         for name, value in given.items():
@@ -120,4 +190,5 @@ def resolve(declared: dict[str, Parameter], preset_values: dict, overrides: dict
                     f"unknown parameter {name!r} ({origin}); declared: {', '.join(sorted(declared))}"
                 )
             values[name] = coerce(name, declared[name].type, value)
+    check_rules(declared, values)
     return values

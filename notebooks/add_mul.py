@@ -27,20 +27,20 @@
 # penalty `(β/B)·Σ logit` pushes every weight out unless it is needed. The final mask is `logit > 0`.
 
 # %% tags=["parameters"]
-seeds: int = 3  # number of seeds 0..seeds-1; each trains its own base network and masks
-models: list[str] = ["fnn", "lstm"]  # which networks to run: "fnn", "lstm"
-fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden layer sizes (paper: 2000x4)
-lstm_hidden: int = 128  # LSTM hidden size (paper: 256)
-lstm_layers: int = 2  # LSTM layers (paper: 2)
-fnn_base_steps: int = 8000  # FNN base training steps (paper: 20000)
-lstm_base_steps: int = 8000  # LSTM base training steps (paper: 20000)
-mask_steps: int = 8000  # training steps per mask stage (paper: 20000)
-batch_size: int = 128  # batch size B of base and mask training (paper: 128)
-lr: float = 0.001  # base learning rate (Adam)
-mask_lr: float = 0.01  # mask-logit learning rate (Adam)
-beta: float = 0.0001  # logit penalty β; the loss adds (β/B)·Σ logits
-n_mask_samples: int = 4  # K mask samples per step, one per contiguous batch chunk
-device: str = "auto"  # "auto", "cpu" or "cuda"
+seeds: int = 3  # number of seeds 0..seeds-1; each trains its own base network and masks [at least 1]
+models: list[str] = ["fnn", "lstm"]  # which networks to run: "fnn", "lstm" [non-empty; one of: fnn, lstm]
+fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden layer sizes (paper: 2000x4) [non-empty; at least 1]
+lstm_hidden: int = 128  # LSTM hidden size (paper: 256) [at least 1]
+lstm_layers: int = 2  # LSTM layers (paper: 2) [at least 1]
+fnn_base_steps: int = 8000  # FNN base training steps (paper: 20000) [at least 1]
+lstm_base_steps: int = 8000  # LSTM base training steps (paper: 20000) [at least 1]
+mask_steps: int = 8000  # training steps per mask stage (paper: 20000) [at least 1]
+batch_size: int = 128  # batch size B of base and mask training (paper: 128) [at least 1; multiple of n_mask_samples]
+lr: float = 0.001  # base learning rate (Adam) [above 0]
+mask_lr: float = 0.01  # mask-logit learning rate (Adam) [above 0]
+beta: float = 0.0001  # logit penalty β; the loss adds (β/B)·Σ logits [at least 0]
+n_mask_samples: int = 4  # K mask samples per step, one per contiguous batch chunk [at least 1]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

@@ -28,17 +28,17 @@
 # network: differences between β values are differences of the masks alone.
 
 # %% tags=["parameters"]
-seeds: int = 3  # number of seeds 0..seeds-1 (one base network each, shared by all β)
-networks: list[str] = ["400_400_200"]  # FNN hidden sizes, one figure each (paper: 800x4 and 2000x4)
-betas: list[float] = [1e-05, 3e-05, 0.0001, 0.0003, 0.001]  # β values (paper: 25 values from 1e-5 to 1e-3)
-chosen_beta: float = 0.0001  # the paper's β, marked in the figures
-base_steps: int = 8000  # base training steps (paper: 20000)
-mask_steps: int = 2000  # training steps per mask stage (paper: 20000)
-batch_size: int = 128  # batch size B (paper: 128)
-lr: float = 0.001  # base learning rate (Adam)
-mask_lr: float = 0.01  # mask-logit learning rate (Adam)
-n_mask_samples: int = 4  # K mask samples per step
-device: str = "auto"  # "auto", "cpu" or "cuda"
+seeds: int = 3  # number of seeds 0..seeds-1 (one base network each, shared by all β) [at least 1]
+networks: list[str] = ["400_400_200"]  # FNN hidden sizes, one figure each (paper: 800x4 and 2000x4) [non-empty]
+betas: list[float] = [1e-05, 3e-05, 0.0001, 0.0003, 0.001]  # β values (paper: 25 values from 1e-5 to 1e-3) [non-empty; at least 0]
+chosen_beta: float = 0.0001  # the paper's β, marked in the figures [above 0]
+base_steps: int = 8000  # base training steps (paper: 20000) [at least 1]
+mask_steps: int = 2000  # training steps per mask stage (paper: 20000) [at least 1]
+batch_size: int = 128  # batch size B (paper: 128) [at least 1; multiple of n_mask_samples]
+lr: float = 0.001  # base learning rate (Adam) [above 0]
+mask_lr: float = 0.01  # mask-logit learning rate (Adam) [above 0]
+n_mask_samples: int = 4  # K mask samples per step [at least 1]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

@@ -28,21 +28,21 @@
 # gains over training them one after another.
 
 # %% tags=["parameters"]
-seeds: int = 2  # number of seeds 0..seeds-1
-model: str = "cnn"  # "cnn" (with dropout), "cnn_nodropout" or "resnet"
-width: float = 0.5  # channel multiplier of the simple CNN (paper: 1.0, i.e. 32/64/128/256 channels)
-depth: int = 110  # depth of the ResNet, 6n + 2 (paper: 110)
-classes: list[int] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]  # classes removed one at a time
-base_steps: int = 4000  # base training steps (paper: 20000 CNN, 64000 ResNet)
-mask_steps: int = 2000  # steps of each mask stage (paper: 20000 CNN, 30000 ResNet)
-batch_size: int = 64  # base batch size B; the logit penalty is β/B (paper: 128)
-mask_batch_size: int = 64  # batch per mask stage (paper: 128 CNN, 256 ResNet)
-lr: float = 0.001  # base learning rate: Adam for the CNN, SGD with momentum for the ResNet (paper: 1e-3, 0.1)
-mask_lr: float = 0.01  # mask learning rate (paper: 1e-3 CNN, 3e-2 ResNet)
-beta: float = 0.00015  # logit penalty β (paper: 3e-4 at batch 128 for the CNN, 2e-5 for the ResNet)
-n_mask_samples: int = 4  # K mask samples per step
-timing_steps: int = 20  # steps per stage timed together vs one after another (0: skip)
-device: str = "auto"  # "auto", "cpu" or "cuda"
+seeds: int = 2  # number of seeds 0..seeds-1 [at least 1]
+model: str = "cnn"  # "cnn" (with dropout), "cnn_nodropout" or "resnet" [one of: cnn, cnn_nodropout, resnet]
+width: float = 0.5  # channel multiplier of the simple CNN (paper: 1.0, i.e. 32/64/128/256 channels) [above 0]
+depth: int = 110  # depth of the ResNet, 6n + 2 (paper: 110) [at least 1]
+classes: list[int] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]  # classes removed one at a time [non-empty; at least 0; at most 9]
+base_steps: int = 4000  # base training steps (paper: 20000 CNN, 64000 ResNet) [at least 1]
+mask_steps: int = 2000  # steps of each mask stage (paper: 20000 CNN, 30000 ResNet) [at least 1]
+batch_size: int = 64  # base batch size B; the logit penalty is β/B (paper: 128) [at least 1]
+mask_batch_size: int = 64  # batch per mask stage (paper: 128 CNN, 256 ResNet) [at least 1; multiple of n_mask_samples]
+lr: float = 0.001  # base learning rate: Adam for the CNN, SGD with momentum for the ResNet (paper: 1e-3, 0.1) [above 0]
+mask_lr: float = 0.01  # mask learning rate (paper: 1e-3 CNN, 3e-2 ResNet) [above 0]
+beta: float = 0.00015  # logit penalty β (paper: 3e-4 at batch 128 for the CNN, 2e-5 for the ResNet) [at least 0]
+n_mask_samples: int = 4  # K mask samples per step [at least 1]
+timing_steps: int = 20  # steps per stage timed together vs one after another (0: skip) [at least 0]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

@@ -28,19 +28,19 @@
 # which hidden weights the later masks need, so it constrains the hidden layers too, only less directly.
 
 # %% tags=["parameters"]
-seeds: int = 2  # number of seeds 0..seeds-1 (one base network each)
-n_pairs: int = 4  # random ordered class pairs per seed (paper: 10)
-width: float = 0.5  # channel multiplier of the CNN (paper: 1.0)
-base_steps: int = 4000  # base training steps (paper: 20000)
-mask_steps: int = 2000  # steps per mask (paper: 20000)
-batch_size: int = 64  # base batch size B; the logit penalty is β/B (paper: 128)
-mask_batch_size: int = 64  # batch per mask (paper: 128)
-lr: float = 0.001  # base learning rate, Adam (paper: 1e-3)
-mask_lr: float = 0.01  # mask learning rate (paper: 1e-3)
-beta: float = 0.00015  # logit penalty β (paper: 3e-4 at batch 128)
-n_mask_samples: int = 4  # K mask samples per step
+seeds: int = 2  # number of seeds 0..seeds-1 (one base network each) [at least 1]
+n_pairs: int = 4  # random ordered class pairs per seed (paper: 10) [at least 1]
+width: float = 0.5  # channel multiplier of the CNN (paper: 1.0) [above 0]
+base_steps: int = 4000  # base training steps (paper: 20000) [at least 1]
+mask_steps: int = 2000  # steps per mask (paper: 20000) [at least 1]
+batch_size: int = 64  # base batch size B; the logit penalty is β/B (paper: 128) [at least 1]
+mask_batch_size: int = 64  # batch per mask (paper: 128) [at least 1; multiple of n_mask_samples]
+lr: float = 0.001  # base learning rate, Adam (paper: 1e-3) [above 0]
+mask_lr: float = 0.01  # mask learning rate (paper: 1e-3) [above 0]
+beta: float = 0.00015  # logit penalty β (paper: 3e-4 at batch 128) [at least 0]
+n_mask_samples: int = 4  # K mask samples per step [at least 1]
 copy_first_output: bool = True  # reproduce the quirk: later masks copy and freeze mask #0's output layer
-device: str = "auto"  # "auto", "cpu" or "cuda"
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

@@ -29,26 +29,26 @@
 # schedule, started from the trained network.
 
 # %% tags=["parameters"]
-datasets: list[str] = ["mnist", "fashion_mnist", "cifar10_gray"]  # MLP datasets: mnist, fashion_mnist, cifar10_gray
-settings: list[str] = ["plain", "dropout", "pruned", "pruned_dropout"]  # also available: l1, pruned_l1
-networks: int = 3  # networks (seeds 0..networks-1) per dataset and setting (P1b: 5)
-hidden: list[int] = [256, 256, 256, 256]  # MLP hidden layers (papers: 4 × 256)
-epochs: int = 10  # training epochs (papers: 20)
-prune_epochs: int = 10  # pruning epochs after training (papers: 20; CIFAR 40)
-batch_size: int = 128  # batch size (papers: 128)
-dropout: float = 0.5  # dropout after each hidden layer in the dropout settings (papers: 0.5)
-cifar_dropout: float = 0.2  # the same for greyscale CIFAR-10 (P1: 0.2)
-l1: float = 0.00005  # L1 rate on all kernels in the l1 settings (papers: 5e-5)
-train_subset: int = 0  # use only the first n training images (0: all)
-test_subset: int = 0  # evaluate on only the first n test images (0: all)
-ks: list[int] = [12]  # numbers of clusters; the first is the primary one (P1b: 12; P1: 2, 7, 10)
-n_shuffles: int = 50  # shuffles per network and k (P1b: 50; P1: 320)
-shuffle_methods: list[str] = ["layer"]  # null models: layer (primary), layer_nonzero
-random_init_networks: int = 20  # untrained Glorot MLPs for the random-initialisation baseline (P1b: 100)
-cnn_networks: int = 0  # small CNNs on MNIST (channel graph); 0 skips them
-cnn_epochs: int = 10  # small-CNN training epochs (P1b: 10)
-cnn_prune_epochs: int = 10  # small-CNN pruning epochs (P1b: 10)
-device: str = "auto"  # "auto", "cpu" or "cuda"
+datasets: list[str] = ["mnist", "fashion_mnist", "cifar10_gray"]  # MLP datasets: mnist, fashion_mnist, cifar10_gray [non-empty; one of: mnist, fashion_mnist, cifar10_gray]
+settings: list[str] = ["plain", "dropout", "pruned", "pruned_dropout"]  # also available: l1, pruned_l1 [non-empty; one of: plain, dropout, l1, pruned, pruned_dropout, pruned_l1]
+networks: int = 3  # networks (seeds 0..networks-1) per dataset and setting (P1b: 5) [at least 1]
+hidden: list[int] = [256, 256, 256, 256]  # MLP hidden layers (papers: 4 × 256) [non-empty; at least 1]
+epochs: int = 10  # training epochs (papers: 20) [at least 1]
+prune_epochs: int = 10  # pruning epochs after training (papers: 20; CIFAR 40) [at least 1]
+batch_size: int = 128  # batch size (papers: 128) [at least 1]
+dropout: float = 0.5  # dropout after each hidden layer in the dropout settings (papers: 0.5) [at least 0; below 1]
+cifar_dropout: float = 0.2  # the same for greyscale CIFAR-10 (P1: 0.2) [at least 0; below 1]
+l1: float = 0.00005  # L1 rate on all kernels in the l1 settings (papers: 5e-5) [at least 0]
+train_subset: int = 0  # use only the first n training images (0: all) [at least 0]
+test_subset: int = 0  # evaluate on only the first n test images (0: all) [at least 0]
+ks: list[int] = [12]  # numbers of clusters; the first is the primary one (P1b: 12; P1: 2, 7, 10) [non-empty; at least 2]
+n_shuffles: int = 50  # shuffles per network and k (P1b: 50; P1: 320) [at least 1]
+shuffle_methods: list[str] = ["layer"]  # null models: layer (primary), layer_nonzero [non-empty; one of: layer, layer_nonzero]
+random_init_networks: int = 20  # untrained Glorot MLPs for the random-initialisation baseline (P1b: 100) [at least 1]
+cnn_networks: int = 0  # small CNNs on MNIST (channel graph); 0 skips them [at least 0]
+cnn_epochs: int = 10  # small-CNN training epochs (P1b: 10) [at least 1]
+cnn_prune_epochs: int = 10  # small-CNN pruning epochs (P1b: 10) [at least 1]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 import itertools

@@ -28,27 +28,27 @@
 # held out for testing (`holdout`; 10,000 in the original).
 
 # %% tags=["parameters"]
-seeds: int = 1  # number of seeds 0..seeds-1
-modules: list[str] = ["arithmetic__add_or_sub", "comparison__sort"]  # modules, one network each (paper: all five)
-per_difficulty: int = 30000  # generated problems per module and training difficulty (v1.0: 666666)
-per_test: int = 1000  # generated problems of the interpolate / extrapolate regimes (v1.0: 10000)
-holdout: int = 3000  # problems of each difficulty held out for testing (paper: 10000)
-d_model: int = 128  # Transformer width (paper: 512)
-n_heads: int = 4  # attention heads (paper: 8)
-ff: int = 256  # feed-forward width (paper: 2048)
-n_layers: int = 2  # layers per stack (paper: 6)
-base_steps: int = 4000  # base training steps (paper: 30000 to 200000 by module)
-mask_steps: int = 2000  # steps per mask (paper: 30000 to 50000 by module)
-batch_size: int = 64  # base batch size B; the logit penalty is β/B (paper: 128 to 512 by module)
-mask_batch_size: int = 64  # batch per mask step (paper: 128 to 400 by module)
-lr: float = 0.0005  # base learning rate (Adam, betas 0.9/0.995, eps 1e-9; paper: 1e-4)
-warmup_steps: int = 0  # linear learning-rate warm-up (paper: 5000 for linear_1d and collect)
-mask_lr: float = 0.1  # mask learning rate (paper: 0.02 to 0.03; higher here because masks train 15x fewer steps)
-beta: float = 2.25e-05  # logit penalty β (paper: 1e-6 to 2e-5 by module, at batch 128 to 512)
-n_mask_samples: int = 8  # K mask samples per step (paper: 8)
-length_buckets: int = 1  # > 1: each batch from one of this many groups of similar answer length (paper: 1)
+seeds: int = 1  # number of seeds 0..seeds-1 [at least 1]
+modules: list[str] = ["arithmetic__add_or_sub", "comparison__sort"]  # modules, one network each (paper: all five) [non-empty; one of: arithmetic__add_or_sub, algebra__linear_1d, calculus__differentiate, comparison__sort, polynomials__collect]
+per_difficulty: int = 30000  # generated problems per module and training difficulty (v1.0: 666666) [at least 1]
+per_test: int = 1000  # generated problems of the interpolate / extrapolate regimes (v1.0: 10000) [at least 1]
+holdout: int = 3000  # problems of each difficulty held out for testing (paper: 10000) [at least 1]
+d_model: int = 128  # Transformer width (paper: 512) [at least 1]
+n_heads: int = 4  # attention heads (paper: 8) [at least 1]
+ff: int = 256  # feed-forward width (paper: 2048) [at least 1]
+n_layers: int = 2  # layers per stack (paper: 6) [at least 1]
+base_steps: int = 4000  # base training steps (paper: 30000 to 200000 by module) [at least 1]
+mask_steps: int = 2000  # steps per mask (paper: 30000 to 50000 by module) [at least 1]
+batch_size: int = 64  # base batch size B; the logit penalty is β/B (paper: 128 to 512 by module) [at least 1]
+mask_batch_size: int = 64  # batch per mask step (paper: 128 to 400 by module) [at least 1; multiple of n_mask_samples]
+lr: float = 0.0005  # base learning rate (Adam, betas 0.9/0.995, eps 1e-9; paper: 1e-4) [above 0]
+warmup_steps: int = 0  # linear learning-rate warm-up (paper: 5000 for linear_1d and collect) [at least 0]
+mask_lr: float = 0.1  # mask learning rate (paper: 0.02 to 0.03; higher here because masks train 15x fewer steps) [above 0]
+beta: float = 2.25e-05  # logit penalty β (paper: 1e-6 to 2e-5 by module, at batch 128 to 512) [at least 0]
+n_mask_samples: int = 8  # K mask samples per step (paper: 8) [at least 1]
+length_buckets: int = 1  # > 1: each batch from one of this many groups of similar answer length (paper: 1) [at least 1]
 paper_table: bool = False  # use the paper's per-module steps, batches, warm-up, mask lr and β instead of the above
-device: str = "auto"  # "auto", "cpu" or "cuda"
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict, replace

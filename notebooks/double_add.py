@@ -28,22 +28,22 @@
 # if the method can detect reuse, the two pair masks must overlap strongly there.
 
 # %% tags=["parameters"]
-seeds: int = 3  # number of seeds 0..seeds-1
-models: list[str] = ["fnn", "fnn_copyweight", "lstm"]  # fnn, fnn_copyweight (the positive control), lstm
-fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden layer sizes (paper: 2000x4)
-lstm_hidden: int = 128  # LSTM hidden size (paper: 256)
-lstm_layers: int = 2  # LSTM layers (paper: 2)
-lstm_mode: str = "together"  # "together" (paper's main) or "only_one_io"
-fnn_base_steps: int = 8000  # FNN base training steps (paper: 20000)
-lstm_base_steps: int = 8000  # LSTM base training steps (paper: 20000)
-mask_steps: int = 3000  # training steps per mask stage (paper: 20000)
-batch_size: int = 128  # batch size (paper: 128)
-lr: float = 0.001  # base learning rate (Adam)
-mask_lr: float = 0.01  # mask-logit learning rate (Adam)
-fnn_beta: float = 0.0004  # logit penalty β for the FNN (paper: 4e-4)
-lstm_beta: float = 0.0001  # logit penalty β for the LSTM (paper: 1e-4)
-n_mask_samples: int = 4  # K mask samples per step
-device: str = "auto"  # "auto", "cpu" or "cuda"
+seeds: int = 3  # number of seeds 0..seeds-1 [at least 1]
+models: list[str] = ["fnn", "fnn_copyweight", "lstm"]  # fnn, fnn_copyweight (the positive control), lstm [non-empty; one of: fnn, fnn_copyweight, lstm]
+fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden layer sizes (paper: 2000x4) [non-empty; at least 1]
+lstm_hidden: int = 128  # LSTM hidden size (paper: 256) [at least 1]
+lstm_layers: int = 2  # LSTM layers (paper: 2) [at least 1]
+lstm_mode: str = "together"  # "together" (paper's main) or "only_one_io" [one of: together, only_one_io]
+fnn_base_steps: int = 8000  # FNN base training steps (paper: 20000) [at least 1]
+lstm_base_steps: int = 8000  # LSTM base training steps (paper: 20000) [at least 1]
+mask_steps: int = 3000  # training steps per mask stage (paper: 20000) [at least 1]
+batch_size: int = 128  # batch size (paper: 128) [at least 1; multiple of n_mask_samples]
+lr: float = 0.001  # base learning rate (Adam) [above 0]
+mask_lr: float = 0.01  # mask-logit learning rate (Adam) [above 0]
+fnn_beta: float = 0.0004  # logit penalty β for the FNN (paper: 4e-4) [at least 0]
+lstm_beta: float = 0.0001  # logit penalty β for the LSTM (paper: 1e-4) [at least 0]
+n_mask_samples: int = 4  # K mask samples per step [at least 1]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

@@ -38,23 +38,23 @@
 #   that drive the set most have a lower-entropy label histogram (`frac_coherent_examples`).
 
 # %% tags=["parameters"]
-datasets: list[str] = ["mnist", "fashion_mnist"]  # mnist, fashion_mnist; the first is the primary one
-settings: list[str] = ["pruned_dropout", "plain"]  # network settings; the first is the primary one
-networks: int = 3  # networks (seeds 0..networks-1) per dataset and setting (P2: 5)
-hidden: list[int] = [256, 256, 256, 256]  # MLP hidden layers (papers: 4 × 256)
-epochs: int = 10  # training epochs (papers: 20)
-prune_epochs: int = 10  # pruning epochs for the pruned settings (papers: 20)
-batch_size: int = 128  # batch size (papers: 128)
-dropout: float = 0.5  # dropout after each hidden layer in the dropout settings (papers: 0.5)
-train_subset: int = 0  # use only the first n training images (0: all)
-k: int = 12  # clusters per partition (P2 small networks: 16; early P2: 12)
-partitions: list[str] = ["weight_global", "weight_local", "activation_global", "activation_local"]
-n_random: int = 19  # random same-size sets per sub-cluster (P2: 19)
-test_subset: int = 2000  # test images for the lesions (0: all 10,000)
-activation_examples: int = 5000  # training images for activation correlations and dataset examples (P2: 5000)
-vis_steps: int = 65  # feature-visualisation Adam steps (P2: 65)
-vis_lr: float = 0.05  # feature-visualisation learning rate (P2: 0.05)
-device: str = "auto"  # "auto", "cpu" or "cuda"
+datasets: list[str] = ["mnist", "fashion_mnist"]  # mnist, fashion_mnist; the first is the primary one [non-empty; one of: mnist, fashion_mnist]
+settings: list[str] = ["pruned_dropout", "plain"]  # network settings; the first is the primary one [non-empty; one of: plain, dropout, l1, pruned, pruned_dropout, pruned_l1]
+networks: int = 3  # networks (seeds 0..networks-1) per dataset and setting (P2: 5) [at least 1]
+hidden: list[int] = [256, 256, 256, 256]  # MLP hidden layers (papers: 4 × 256) [non-empty; at least 1]
+epochs: int = 10  # training epochs (papers: 20) [at least 1]
+prune_epochs: int = 10  # pruning epochs for the pruned settings (papers: 20) [at least 1]
+batch_size: int = 128  # batch size (papers: 128) [at least 1]
+dropout: float = 0.5  # dropout after each hidden layer in the dropout settings (papers: 0.5) [at least 0; below 1]
+train_subset: int = 0  # use only the first n training images (0: all) [at least 0]
+k: int = 12  # clusters per partition (P2 small networks: 16; early P2: 12) [at least 2]
+partitions: list[str] = ["weight_global", "weight_local", "activation_global", "activation_local"]  # partitions to test [non-empty; one of: weight_global, weight_local, activation_global, activation_local]
+n_random: int = 19  # random same-size sets per sub-cluster (P2: 19) [at least 1]
+test_subset: int = 2000  # test images for the lesions (0: all 10,000) [at least 0]
+activation_examples: int = 5000  # training images for activation correlations and dataset examples (P2: 5000) [at least 1]
+vis_steps: int = 65  # feature-visualisation Adam steps (P2: 65) [at least 1]
+vis_lr: float = 0.05  # feature-visualisation learning rate (P2: 0.05) [above 0]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 import itertools

@@ -29,22 +29,22 @@
 #   The paper reports these drops as a bar plot; its values could not be read offline.
 
 # %% tags=["parameters"]
-seeds: int = 3  # number of seeds 0..seeds-1
-models: list[str] = ["addmul_fnn", "addmul_lstm", "doubleadd_fnn", "doubleadd_lstm"]  # networks to diagnose
-fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden sizes of both tasks (paper: 2000x4; half-mask: 800x4 for add/mul)
-lstm_hidden: int = 128  # LSTM hidden size (paper: 256)
-lstm_layers: int = 2  # LSTM layers (paper: 2)
-base_steps: int = 8000  # base training steps (paper: 20000)
-mask_steps: int = 3000  # control-mask training steps (paper: 20000)
-batch_size: int = 128  # batch size B (paper: 128)
-lr: float = 0.001  # base learning rate (Adam)
-mask_lr: float = 0.01  # mask-logit learning rate (Adam)
-addmul_beta: float = 0.0001  # β of the add/mul networks (paper: 1e-4)
-doubleadd_fnn_beta: float = 0.0004  # β of the double-addition FNN (paper: 4e-4)
-doubleadd_lstm_beta: float = 0.0001  # β of the double-addition LSTM (paper: 1e-4)
-n_mask_samples: int = 4  # K mask samples per step
-histogram_bins: int = 500  # bins of the σ(logit) histograms on [0, 1] (paper: 500)
-device: str = "auto"  # "auto", "cpu" or "cuda"
+seeds: int = 3  # number of seeds 0..seeds-1 [at least 1]
+models: list[str] = ["addmul_fnn", "addmul_lstm", "doubleadd_fnn", "doubleadd_lstm"]  # networks to diagnose [non-empty; one of: addmul_fnn, addmul_lstm, doubleadd_fnn, doubleadd_lstm]
+fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden sizes of both tasks (paper: 2000x4; half-mask: 800x4 for add/mul) [non-empty; at least 1]
+lstm_hidden: int = 128  # LSTM hidden size (paper: 256) [at least 1]
+lstm_layers: int = 2  # LSTM layers (paper: 2) [at least 1]
+base_steps: int = 8000  # base training steps (paper: 20000) [at least 1]
+mask_steps: int = 3000  # control-mask training steps (paper: 20000) [at least 1]
+batch_size: int = 128  # batch size B (paper: 128) [at least 1; multiple of n_mask_samples]
+lr: float = 0.001  # base learning rate (Adam) [above 0]
+mask_lr: float = 0.01  # mask-logit learning rate (Adam) [above 0]
+addmul_beta: float = 0.0001  # β of the add/mul networks (paper: 1e-4) [at least 0]
+doubleadd_fnn_beta: float = 0.0004  # β of the double-addition FNN (paper: 4e-4) [at least 0]
+doubleadd_lstm_beta: float = 0.0001  # β of the double-addition LSTM (paper: 1e-4) [at least 0]
+n_mask_samples: int = 4  # K mask samples per step [at least 1]
+histogram_bins: int = 500  # bins of the σ(logit) histograms on [0, 1] (paper: 500) [at least 1]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

@@ -22,12 +22,12 @@
 # clusterability chapter's shuffle null model against scikit-learn's spectral clustering.
 
 # %% tags=["parameters"]
-threads: int = 2  # torch threads per benchmark process
-steps_scale: float = 1.0  # multiplies the timed steps of every case (smaller is quicker and noisier)
-models: list[str] = ["fnn_400_400_200", "fnn_2000x4"]  # add/mul FNNs to time
-equivalence_samples: int = 200000  # samples for the distribution checks
+threads: int = 2  # torch threads per benchmark process [at least 1]
+steps_scale: float = 1.0  # multiplies the timed steps of every case (smaller is quicker and noisier) [above 0]
+models: list[str] = ["fnn_400_400_200", "fnn_2000x4"]  # add/mul FNNs to time [non-empty; one of: fnn_400_400_200, fnn_2000x4]
+equivalence_samples: int = 200000  # samples for the distribution checks [at least 1]
 fused_kernels: bool = True  # fuse the mask sampling kernels with torch.compile (False: eager only)
-clustering_graphs: int = 16  # shuffled graphs per network in the clustering benchmark
+clustering_graphs: int = 16  # shuffled graphs per network in the clustering benchmark [at least 1]
 
 # %%
 import pandas as pd

@@ -31,16 +31,16 @@
 # that picked its weights without regard to U would share that much. Reuse means sharing well above it.
 
 # %% tags=["parameters"]
-seeds: int = 2  # number of seeds 0..seeds-1
-hidden: list[int] = [256, 256, 64]  # hidden sizes (paper: 800, 800, 64)
-n_tasks: int = 11  # tasks T1..Tn (paper: 11: the unpermuted task and 10 permutations)
-steps_per_task: int = 1000  # joint weight + mask training steps per task (paper: 30000)
-batch_size: int = 128  # batch size B (paper: 128)
-lr: float = 0.01  # Adam learning rate of weights and mask (paper: 0.01)
-beta: float = 0.00128  # logit penalty β (paper: 0.00128)
-n_mask_samples: int = 8  # K mask samples per step (paper: 8)
-mask_new_inits: list[float] = [2.0, 0.0, -1.0]  # initial logit of weights not yet used; the first is the primary (paper: 2, 0, -1)
-device: str = "auto"  # "auto", "cpu" or "cuda"
+seeds: int = 2  # number of seeds 0..seeds-1 [at least 1]
+hidden: list[int] = [256, 256, 64]  # hidden sizes (paper: 800, 800, 64) [non-empty; at least 1]
+n_tasks: int = 11  # tasks T1..Tn (paper: 11: the unpermuted task and 10 permutations) [at least 2]
+steps_per_task: int = 1000  # joint weight + mask training steps per task (paper: 30000) [at least 1]
+batch_size: int = 128  # batch size B (paper: 128) [at least 1; multiple of n_mask_samples]
+lr: float = 0.01  # Adam learning rate of weights and mask (paper: 0.01) [above 0]
+beta: float = 0.00128  # logit penalty β (paper: 0.00128) [at least 0]
+n_mask_samples: int = 8  # K mask samples per step (paper: 8) [at least 1]
+mask_new_inits: list[float] = [2.0, 0.0, -1.0]  # initial logit of weights not yet used; the first is the primary (paper: 2, 0, -1) [non-empty]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

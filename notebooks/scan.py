@@ -29,27 +29,27 @@
 # offline.
 
 # %% tags=["parameters"]
-seeds: int = 1  # number of seeds 0..seeds-1
-models: list[str] = ["lstm", "transformer"]  # lstm, transformer
-lstm_hidden: int = 128  # LSTM hidden size (paper: 200)
-lstm_layers: int = 2  # LSTM layers in encoder and decoder (paper: 2)
-transformer_d: int = 64  # Transformer width d_model (paper: 100)
-transformer_ff: int = 128  # Transformer feed-forward width (paper: 200)
-transformer_heads: int = 4  # attention heads (paper: 4)
-transformer_layers: int = 3  # layers per stack (paper: 3)
-lstm_base_steps: int = 6000  # LSTM training steps on the simple split, and of each baseline (paper: 25000)
-transformer_base_steps: int = 4000  # the same for the Transformer (paper: 25000)
-mask_steps: int = 2000  # steps per mask stage (paper: 25000)
-batch_size: int = 64  # batch size B (paper: 256)
-lr: float = 0.001  # base learning rate, Adam (paper: 1e-3)
-mask_lr: float = 0.05  # mask learning rate (paper: 1e-2; 5x here because masks train 12x fewer steps)
-lstm_beta: float = 1.875e-05  # logit penalty β of the LSTM (paper: 3e-5 at batch 256, i.e. 2.5x its β/B here)
-transformer_beta: float = 0.000375  # logit penalty β of the Transformer (paper: 6e-4 at batch 256; 2.5x its β/B here)
-n_mask_samples: int = 4  # K mask samples per step
-length_buckets: int = 4  # > 1: each batch from one of this many groups of similar output length (paper: 1)
+seeds: int = 1  # number of seeds 0..seeds-1 [at least 1]
+models: list[str] = ["lstm", "transformer"]  # lstm, transformer [non-empty; one of: lstm, transformer]
+lstm_hidden: int = 128  # LSTM hidden size (paper: 200) [at least 1]
+lstm_layers: int = 2  # LSTM layers in encoder and decoder (paper: 2) [at least 1]
+transformer_d: int = 64  # Transformer width d_model (paper: 100) [at least 1]
+transformer_ff: int = 128  # Transformer feed-forward width (paper: 200) [at least 1]
+transformer_heads: int = 4  # attention heads (paper: 4) [at least 1]
+transformer_layers: int = 3  # layers per stack (paper: 3) [at least 1]
+lstm_base_steps: int = 6000  # LSTM training steps on the simple split, and of each baseline (paper: 25000) [at least 1]
+transformer_base_steps: int = 4000  # the same for the Transformer (paper: 25000) [at least 1]
+mask_steps: int = 2000  # steps per mask stage (paper: 25000) [at least 1]
+batch_size: int = 64  # batch size B (paper: 256) [at least 1; multiple of n_mask_samples]
+lr: float = 0.001  # base learning rate, Adam (paper: 1e-3) [above 0]
+mask_lr: float = 0.05  # mask learning rate (paper: 1e-2; 5x here because masks train 12x fewer steps) [above 0]
+lstm_beta: float = 1.875e-05  # logit penalty β of the LSTM (paper: 3e-5 at batch 256, i.e. 2.5x its β/B here) [at least 0]
+transformer_beta: float = 0.000375  # logit penalty β of the Transformer (paper: 6e-4 at batch 256; 2.5x its β/B here) [at least 0]
+n_mask_samples: int = 4  # K mask samples per step [at least 1]
+length_buckets: int = 4  # > 1: each batch from one of this many groups of similar output length (paper: 1) [at least 1]
 baselines: bool = True  # also train one network per split directly on its training data
-test_subset: int = 1000  # evaluate on n test sequences of each split drawn at random, seed 1234 (0: all)
-device: str = "auto"  # "auto", "cpu" or "cuda"
+test_subset: int = 1000  # evaluate on n test sequences of each split drawn at random, seed 1234 (0: all) [at least 0]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

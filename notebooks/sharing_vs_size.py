@@ -32,16 +32,16 @@
 # only meaningful above it.
 
 # %% tags=["parameters"]
-seeds: int = 3  # number of seeds 0..seeds-1 per network
-networks: list[str] = ["256x3", "400_400_200", "512x3", "768x3"]  # FNN hidden sizes: "WxL" or "W_W_W" (paper: 400_400_200, 800x4, 2000x4, 4000x4)
-base_steps: int = 10000  # base training steps (paper: 20000)
-mask_steps: int = 3000  # training steps per mask stage (paper: 20000)
-batch_size: int = 128  # batch size B (paper: 128)
-lr: float = 0.001  # base learning rate (Adam)
-mask_lr: float = 0.01  # mask-logit learning rate (Adam)
-beta: float = 0.0001  # logit penalty β (paper: 1e-4)
-n_mask_samples: int = 4  # K mask samples per step
-device: str = "auto"  # "auto", "cpu" or "cuda"
+seeds: int = 3  # number of seeds 0..seeds-1 per network [at least 1]
+networks: list[str] = ["256x3", "400_400_200", "512x3", "768x3"]  # FNN hidden sizes: "WxL" or "W_W_W" (paper: 400_400_200, 800x4, 2000x4, 4000x4) [non-empty]
+base_steps: int = 10000  # base training steps (paper: 20000) [at least 1]
+mask_steps: int = 3000  # training steps per mask stage (paper: 20000) [at least 1]
+batch_size: int = 128  # batch size B (paper: 128) [at least 1; multiple of n_mask_samples]
+lr: float = 0.001  # base learning rate (Adam) [above 0]
+mask_lr: float = 0.01  # mask-logit learning rate (Adam) [above 0]
+beta: float = 0.0001  # logit penalty β (paper: 1e-4) [at least 0]
+n_mask_samples: int = 4  # K mask samples per step [at least 1]
+device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
 from dataclasses import asdict

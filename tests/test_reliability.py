@@ -1,0 +1,80 @@
+"""Bad inputs get one clear error before any work starts, naming the value and what is allowed
+(the reliability issue's rows, one test each where the fix lives in the runner or the parameters)."""
+
+import json
+
+import pytest
+
+from modularity import runner
+from modularity.__main__ import main
+from modularity.parameters import ParameterError, declared_parameters, load_presets, resolve
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize("notebook, args, message", [
+    # row 5: values that would give "results" from untrained networks or masks
+    ("add_mul", ["-p", "fnn_base_steps", "-5"], "'fnn_base_steps' must be at least 1"),
+    ("add_mul", ["-p", "mask_steps", "0"], "'mask_steps' must be at least 1"),
+    ("add_mul", ["-p", "fnn_hidden", "[0]"], "'fnn_hidden' must be at least 1"),
+    # row 6: values that used to fail deep inside the notebook
+    ("add_mul", ["-p", "seeds", "0"], "'seeds' must be at least 1"),
+    ("double_add", ["-p", "seeds", "-2"], "'seeds' must be at least 1"),
+    ("add_mul", ["-p", "models", "[]"], "'models' must not be empty"),
+    ("add_mul", ["-p", "n_mask_samples", "0"], "'n_mask_samples' must be at least 1"),
+    # row 7: found only after training before
+    ("add_mul", ["-p", "batch_size", "30"], "'batch_size' must be a multiple of n_mask_samples (4)"),
+    ("double_add", ["-p", "models", "[fnn, gru]"], "'models' must be one of fnn, fnn_copyweight, lstm; got 'gru'"),
+    ("cifar_class_removal", ["-p", "classes", "[3, 10]"], "'classes' must be at most 9"),
+    ("performance", ["-p", "threads", "0"], "'threads' must be at least 1"),
+    ("add_mul", ["-p", "beta", "-0.0001"], "'beta' must be at least 0"),
+])
+def test_meaningless_values_are_refused_before_anything_runs(capsys, tmp_path, monkeypatch, notebook, args, message):
+    monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")
+    code, err = cli(capsys, "run", notebook, "--preset", "smoke", *args)
+    assert code == 2 and message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs_local").exists(), "nothing may start before the parameters are checked"
+
+
+def test_every_rule_of_every_notebook_is_understood():
+    for name in runner.notebook_names():
+        declared = declared_parameters(runner.notebook_source(name))
+        for preset in runner.presets_of(name):
+            runner.resolved_parameters(name, preset)  # defaults and every preset obey the rules
+        assert all(p.rules for p in declared.values() if p.type != "bool"), name
+
+
+def test_an_unknown_rule_is_a_clear_error():
+    declared = declared_parameters('# %% tags=["parameters"]\nx: int = 1  # a count [positive please]\n')
+    with pytest.raises(ParameterError, match=r"unknown rule \[positive please\]"):
+        resolve(declared, {}, {})
+
+
+def test_invalid_presets_yaml_names_the_file_and_line(tmp_path):  # row 9
+    bad = tmp_path / "presets.yaml"
+    bad.write_text("add_mul:\n  smoke: {seeds: 2\n  cpu: {}\n")
+    with pytest.raises(ParameterError, match=r"presets.yaml line \d+ is not valid YAML"):
+        load_presets(bad)
+
+
+def test_threads_zero_in_bench_is_refused(capsys):  # row 4
+    code, err = cli(capsys, "bench", "--quick", "--threads", "0")
+    assert code == 2 and "--threads" in err
+
+
+def test_a_dead_benchmark_child_is_noticed_at_once(monkeypatch):  # row 4: no unbounded wait
+    from modularity import bench
+
+    case = bench.cases(["fnn_400_400_200"], 0.01)[0]
+    monkeypatch.setattr(bench, "_run_case", _die)
+    with pytest.raises(RuntimeError, match="died with exit code 3"):
+        bench.run_case(case, 1, "cpu", fused_kernels=False)
+
+
+def _die(*args):
+    import os
+
+    os._exit(3)
