@@ -14,8 +14,8 @@ import os
 import platform
 import resource
 import time
-from queue import Empty
 from dataclasses import dataclass
+from queue import Empty
 
 import torch
 from torch.func import functional_call

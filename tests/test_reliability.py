@@ -1,7 +1,6 @@
 """Bad inputs get one clear error before any work starts, naming the value and what is allowed
 (the reliability issue's rows, one test each where the fix lives in the runner or the parameters)."""
 
-import json
 
 import pytest
 
