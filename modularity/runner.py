@@ -148,87 +148,146 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
     if paths.published and destination is None and git["dirty"]:
         raise ParameterError("publishing needs a clean committed tree (git status shows changes to tracked files); "
                              "commit first, or add -p overrides to keep the run in runs_local/")
+    if paths.published and destination is None:
+        _check_writable(paths.notebook.parent)
+    _warn_if_low_disk(data_root())
     LOCAL_RUNS.mkdir(parents=True, exist_ok=True)
+    lock = _acquire_lock(name, preset)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-{preset}-", dir=LOCAL_RUNS))
-    source_nb, out_nb, prov = work / "source.ipynb", work / "executed.ipynb", work / "provenance.json"
-    results_out = work / "results"
-    notebook = jupytext.reads(source, fmt="py:percent")
-    notebook.cells.append(jupytext.reads(f"# %% tags=[\"remove-cell\", \"{IDENTITY_CELL_TAG}\"]\n{IDENTITY_CELL}\n",
-                                         fmt="py:percent").cells[0])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.metadata["language_info"] = {"name": "python"}
-    jupytext.write(notebook, source_nb)
-    run_env = {provenance.ENV: str(prov), "MODULARITY_PROGRESS": "0", cache.RESULTS_OUT: str(results_out),
-               cache.RESULTS_IN: str(published_paths.results) if render else None,
-               cache.RENDER_ONLY_ENV: "1" if render else None}
-    env_before = {k: os.environ.get(k) for k in run_env}
-    for key, value in run_env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    if progress:  # papermill logs the kernel's printed lines (per-seed progress) at INFO
-        _show_papermill_log()
-    started, t0 = dt.datetime.now(dt.timezone.utc), time.time()
     try:
-        papermill.execute_notebook(
-            str(source_nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=progress,
-            log_output=progress, cwd=str(NOTEBOOKS),
-        )
-    except Exception as error:  # papermill raises its own errors and also plain ones (kernel died)
-        kept = LOCAL_RUNS / name / f"{preset}-failed.ipynb"
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        if out_nb.exists():
-            os.replace(out_nb, kept)
-        shutil.rmtree(work, ignore_errors=True)
-        raise RunError(f"notebook {name!r} failed at preset {preset!r}: {_first_line(error)}; "
-                       f"partial output kept in {kept.relative_to(REPO)}") from None
-    finally:
-        for key, value in env_before.items():
+        source_nb, out_nb, prov = work / "source.ipynb", work / "executed.ipynb", work / "provenance.json"
+        results_out = work / "results"
+        notebook = jupytext.reads(source, fmt="py:percent")
+        notebook.cells.append(jupytext.reads(f"# %% tags=[\"remove-cell\", \"{IDENTITY_CELL_TAG}\"]\n{IDENTITY_CELL}\n",
+                                             fmt="py:percent").cells[0])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        notebook.metadata["language_info"] = {"name": "python"}
+        jupytext.write(notebook, source_nb)
+        run_env = {provenance.ENV: str(prov), "MODULARITY_PROGRESS": "0", cache.RESULTS_OUT: str(results_out),
+                   "MODULARITY_DATA": str(data_root().resolve()),  # the kernel runs in notebooks/: never relative
+                   "JUPYTER_RUNTIME_DIR": str(work / "runtime"),  # kernel connection files go with the work folder
+                   cache.RESULTS_IN: str(published_paths.results) if render else None,
+                   cache.RENDER_ONLY_ENV: "1" if render else None}
+        env_before = {k: os.environ.get(k) for k in run_env}
+        for key, value in run_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    wall = time.time() - t0
-    executed = _without_identity_cell(out_nb)
-    recorded = provenance.read(prov)
-    data = recorded.get("data", {})
-    results_files = ({str(f.relative_to(results_out)): sha256_text(f.read_bytes())
-                      for f in sorted(results_out.rglob("*.pt.gz"))} if results_out.is_dir() else {})
-    identity = recorded.get("identity", {})
-    manifest = {
-        "notebook": name, "preset": preset, "published": paths.published,
-        "parameters": params, "overrides": overrides,
-        "source_sha256": sha256_text(source),
-        "notebook_sha256": sha256_text(out_nb.read_bytes()),
-        "package_version": __version__, "git": git,
-        "python": platform.python_version(), "torch_version": torch.__version__,
-        "hardware": hardware(), "device": recorded.get("run", {}).get("device", "cpu"),
-        "data": data,
-        "started_at": started.isoformat(timespec="seconds"), "wall_time_s": round(wall, 1),
-        "identity": {
-            "results": {"code": identity.get("results_code", {}), "parameters": params,
-                        "data": {k: v.get("checksums") for k, v in data.items()}, "torch": torch.__version__},
-            "render": {"notebook": sha256_text(source), "code": identity.get("render_code", {})},
-            "results_files": results_files,
-            "renderable": bool(results_files) and not identity.get("trains_outside_cache", False),
-        },
-        "metrics": glued_values(executed),
-    }
-    if render:  # the numbers were computed by the earlier run: keep its record, note the re-render
-        for key in ("git", "hardware", "device", "started_at", "wall_time_s", "python", "torch_version"):
-            manifest[key] = previous[key]
-        manifest["identity"]["results"] = previous["identity"]["results"]
-        if "certified" in previous["identity"]:
-            manifest["identity"]["certified"] = previous["identity"]["certified"]
-        manifest["rendered"] = {"git": git, "at": started.isoformat(timespec="seconds"), "wall_time_s": round(wall, 1)}
-        if sorted(results_files.values()) != sorted(previous["identity"]["results_files"].values()):
-            raise RunError(f"re-rendering {name} @ {preset} read different per-seed results than were published")
-    if render and destination is None:  # republish the same results under today's file names
-        manifest["identity"]["results_files"] = results_files
-    _publish(out_nb, manifest, paths, None if render and destination is not None else results_out)
-    shutil.rmtree(work, ignore_errors=True)
+        if progress:  # papermill logs the kernel's printed lines (per-seed progress) at INFO
+            _show_papermill_log()
+        started, t0 = dt.datetime.now(dt.timezone.utc), time.time()
+        try:
+            papermill.execute_notebook(
+                str(source_nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=progress,
+                log_output=progress, cwd=str(NOTEBOOKS),
+            )
+        except (Exception, KeyboardInterrupt) as error:  # papermill's errors, plain ones (kernel died), Ctrl-C
+            kept = LOCAL_RUNS / name / f"{preset}-failed.ipynb"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            if out_nb.exists():
+                os.replace(out_nb, kept)
+            if isinstance(error, KeyboardInterrupt):
+                print(f"interrupted; partial output kept in {kept.relative_to(REPO)}", file=sys.stderr)
+                raise
+            raise RunError(f"notebook {name!r} failed at preset {preset!r}: {_first_line(error)}; "
+                           f"partial output kept in {kept.relative_to(REPO)}") from None
+        finally:
+            for key, value in env_before.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        wall = time.time() - t0
+        executed = _without_identity_cell(out_nb)
+        recorded = provenance.read(prov)
+        data = recorded.get("data", {})
+        results_files = ({str(f.relative_to(results_out)): sha256_text(f.read_bytes())
+                          for f in sorted(results_out.rglob("*.pt.gz"))} if results_out.is_dir() else {})
+        identity = recorded.get("identity", {})
+        manifest = {
+            "notebook": name, "preset": preset, "published": paths.published,
+            "parameters": params, "overrides": overrides,
+            "source_sha256": sha256_text(source),
+            "notebook_sha256": sha256_text(out_nb.read_bytes()),
+            "package_version": __version__, "git": git,
+            "python": platform.python_version(), "torch_version": torch.__version__,
+            "hardware": hardware(), "device": recorded.get("run", {}).get("device", "cpu"),
+            "data": data,
+            "started_at": started.isoformat(timespec="seconds"), "wall_time_s": round(wall, 1),
+            "identity": {
+                "results": {"code": identity.get("results_code", {}), "parameters": params,
+                            "data": {k: v.get("checksums") for k, v in data.items()}, "torch": torch.__version__},
+                "render": {"notebook": sha256_text(source), "code": identity.get("render_code", {})},
+                "results_files": results_files,
+                "renderable": bool(results_files) and not identity.get("trains_outside_cache", False),
+            },
+            "metrics": glued_values(executed),
+        }
+        if render:  # the numbers were computed by the earlier run: keep its record, note the re-render
+            for key in ("git", "hardware", "device", "started_at", "wall_time_s", "python", "torch_version"):
+                manifest[key] = previous[key]
+            manifest["identity"]["results"] = previous["identity"]["results"]
+            if "certified" in previous["identity"]:
+                manifest["identity"]["certified"] = previous["identity"]["certified"]
+            manifest["rendered"] = {"git": git, "at": started.isoformat(timespec="seconds"),
+                                    "wall_time_s": round(wall, 1)}
+            if sorted(results_files.values()) != sorted(previous["identity"]["results_files"].values()):
+                raise RunError(f"re-rendering {name} @ {preset} read different per-seed results than were published")
+        if render and destination is None:  # republish the same results under today's file names
+            manifest["identity"]["results_files"] = results_files
+        _publish(out_nb, manifest, paths, None if render and destination is not None else results_out)
+    finally:  # an interrupted or failed run leaves neither its work folder nor its lock behind
+        shutil.rmtree(work, ignore_errors=True)
+        lock.unlink(missing_ok=True)
     return paths
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse before the run, not after it, when its result could not be published."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK):
+        raise ParameterError(f"cannot publish to {folder}: {existing} is not writable; fix its permissions or run "
+                             "with -p overrides to keep the result in runs_local/")
+
+
+def _warn_if_low_disk(folder: Path, needed_gb: float = 1.0) -> None:
+    free = shutil.disk_usage(folder).free / 1e9
+    if free < needed_gb:
+        print(f"warning: only {free:.1f} GB free under {folder}; checkpoints and caches may not fit", file=sys.stderr)
+
+
+def _acquire_lock(name: str, preset: str) -> Path:
+    """One run per (notebook, preset) at a time: a second one is refused with the first one's PID."""
+    lock = LOCAL_RUNS / "locks" / f"{name}-{preset}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            pid = int(lock.read_text().strip() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        if pid and _alive(pid):
+            raise ParameterError(f"{name} @ {preset} is already running (PID {pid}); wait for it, or stop it and "
+                                 f"remove {lock}") from None
+        lock.unlink(missing_ok=True)  # left by a run that died: take it over
+        return _acquire_lock(name, preset)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(str(os.getpid()))
+    return lock
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _without_identity_cell(path: Path) -> dict:
@@ -281,7 +340,13 @@ def _publish(executed: Path, manifest: dict, paths: RunPaths, results: Path | No
 
 def read_manifest(name: str, preset: str) -> dict | None:
     path = RUNS / name / f"{preset}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ParameterError(f"the published manifest {path} is damaged ({error}); restore it with "
+                             f"`git checkout -- {path.relative_to(REPO)}` or rerun the notebook") from None
 
 
 def staleness(name: str, preset: str) -> str | None:
@@ -294,7 +359,10 @@ def status(name: str, preset: str) -> tuple[str, str]:
     """``(state, reason)``: ``fresh``, ``render`` (only presentation changed), ``stale`` or ``missing``."""
     from modularity.data import registry
 
-    manifest = read_manifest(name, preset)
+    try:
+        manifest = read_manifest(name, preset)
+    except ParameterError as error:
+        return "stale", str(error)
     if manifest is None:
         return "missing", "missing"
     notebook = RUNS / name / f"{preset}.ipynb"
@@ -382,7 +450,10 @@ def run_table() -> list[dict]:
             if preset == TEST_PRESET:
                 rows.append({"notebook": name, "preset": preset, "status": "test preset (never published)"})
                 continue
-            manifest = read_manifest(name, preset) or {}
+            try:
+                manifest = read_manifest(name, preset) or {}
+            except ParameterError:
+                manifest = {}  # status says what is wrong with it
             state, reason = status(name, preset)
             rows.append({
                 "notebook": name, "preset": preset, "state": state, "reason": reason,

@@ -1,6 +1,9 @@
 """Bad inputs get one clear error before any work starts, naming the value and what is allowed
 (the reliability issue's rows, one test each where the fix lives in the runner or the parameters)."""
 
+import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +80,69 @@ def _die(*args):
     import os
 
     os._exit(3)
+
+
+TINY = '''# %% tags=["parameters"]
+n: int = 1  # a count [at least 1]
+
+# %%
+from modularity.glue import glue
+
+glue("n", n)
+'''
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, data_root):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "tiny.py").write_text(TINY)
+    (notebooks / "presets.yaml").write_text("tiny:\n  smoke: {n: 1}\n  cpu: {n: 2}\n")
+    monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(runner, "PRESETS_FILE", notebooks / "presets.yaml")
+    monkeypatch.setattr(runner, "RUNS", tmp_path / "book" / "runs")
+    monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")
+    monkeypatch.setattr(runner, "REPO", tmp_path)
+    return tmp_path
+
+
+def test_a_second_identical_run_is_refused_with_the_first_ones_pid(project, capsys):  # row 12
+    lock = project / "runs_local" / "locks" / "tiny-cpu.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("1")  # PID 1 is always alive
+    code, err = cli(capsys, "run", "tiny", "--preset", "cpu")
+    assert code == 2 and "already running (PID 1)" in err
+    lock.write_text("999999999")  # a run that died: its lock is taken over
+    assert cli(capsys, "run", "tiny", "--preset", "cpu")[0] == 0
+    assert not lock.exists(), "a finished run releases its lock"
+    assert not [p for p in (project / "runs_local").iterdir() if p.name.startswith("tiny-")], "work folder left"
+
+
+def test_an_unwritable_publish_folder_is_found_before_the_run(project, capsys, monkeypatch):  # row 10
+    runs = project / "book" / "runs" / "tiny"
+    runs.mkdir(parents=True)
+    real_access = os.access
+    monkeypatch.setattr(runner.os, "access",
+                        lambda path, mode: False if Path(path) == runs else real_access(path, mode))
+    code, err = cli(capsys, "run", "tiny", "--preset", "cpu")
+    assert code == 2 and "not writable" in err and str(runs) in err
+    assert not (project / "runs_local").exists() or not list((project / "runs_local").glob("tiny-*"))
+
+
+def test_a_relative_data_root_reaches_the_kernel_absolute(project, capsys, monkeypatch, data_root):  # row 11
+    monkeypatch.chdir(data_root.parent)
+    monkeypatch.setenv("MODULARITY_DATA", data_root.name)
+    (project / "notebooks" / "tiny.py").write_text(TINY + "import os\nglue('root', os.environ['MODULARITY_DATA'])\n")
+    assert cli(capsys, "run", "tiny", "--preset", "cpu")[0] == 0
+    manifest = json.loads((project / "book" / "runs" / "tiny" / "cpu.json").read_text())
+    assert manifest["metrics"]["root"] == str(data_root.resolve())
+
+
+def test_a_truncated_manifest_is_named(project, capsys):  # row 9
+    assert cli(capsys, "run", "tiny", "--preset", "cpu")[0] == 0
+    path = project / "book" / "runs" / "tiny" / "cpu.json"
+    path.write_text(path.read_text()[:40])
+    state, reason = runner.status("tiny", "cpu")
+    assert state == "stale" and str(path) in reason and "damaged" in reason
+    code, _ = cli(capsys, "list")
+    assert code == 0
