@@ -10,12 +10,15 @@ from modularity.parameters import ParameterError, parse_override
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m modularity", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m modularity",
+                                     description="Run, list, certify and publish the book's notebooks; build the book; "
+                                                 "benchmark; manage the data root.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="execute a notebook at a preset (published unless -p is given)")
-    run.add_argument("notebook")
-    run.add_argument("--preset", default="cpu")
+    run.add_argument("notebook", help="a notebook of notebooks/ (see `list`)")
+    run.add_argument("--preset", help="a preset of notebooks/presets.yaml: smoke (seconds, never published), cpu "
+                     "(the book's), paper, …; without it, the presets and their costs are listed")
     run.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="override one parameter; the run then goes to runs_local/, never book/runs/")
     run.add_argument("--render", action="store_true",
@@ -52,12 +55,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _list_presets(notebook: str) -> int:
+    """``run NOTEBOOK`` without ``--preset``: say what each preset is and costs instead of starting one."""
+    from modularity import runner
+
+    presets = runner.presets_of(notebook)
+    print(f"{notebook}: choose a preset with --preset (nothing was run)", file=sys.stderr)
+    for preset, values in presets.items():
+        manifest = runner.read_manifest(notebook, preset) if preset != runner.TEST_PRESET else None
+        cost = f"last run {manifest['wall_time_s'] / 60:.0f} min" if manifest else "no published run"
+        if preset == runner.TEST_PRESET:
+            cost = "seconds; for tests, never published"
+        shown = ", ".join(f"{k}={v}" for k, v in values.items()) or "the notebook's defaults"
+        print(f"  {preset:<18} {cost:<36} {shown}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             from modularity import runner
 
+            if args.preset is None:
+                return _list_presets(args.notebook)
             overrides = {}
             for name, value in args.p:
                 if name in overrides:

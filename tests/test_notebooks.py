@@ -31,8 +31,9 @@ def test_published_cpu_run_is_fresh(name, request):
     if name in AWAITING_REPUBLICATION:
         request.applymarker(pytest.mark.xfail(strict=True, reason="made before run identities; republish it"))
     state, reason = runner.status(name, "cpu")
-    assert state in ("fresh", "render"), \
-        f"book/runs/{name}/cpu is {state}: {reason}; rerun `python -m modularity run {name} --preset cpu`"
+    fix = "--render" if state == "render" else ""
+    assert state == "fresh", \
+        f"book/runs/{name}/cpu is {state}: {reason}; run `python -m modularity run {name} --preset cpu {fix}`"
 
 
 def test_awaiting_republication_lists_only_legacy_runs():
