@@ -22,7 +22,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 run: $(VENV)/.installed
-	$(PY) -m modularity run $(NOTEBOOK) --preset $(or $(PRESET),cpu)
+	$(PY) -m modularity run $(NOTEBOOK) $(if $(PRESET),--preset $(PRESET),)
 
 list: $(VENV)/.installed
 	$(PY) -m modularity list

@@ -59,6 +59,7 @@ def _list_presets(notebook: str) -> int:
     """``run NOTEBOOK`` without ``--preset``: say what each preset is and costs instead of starting one."""
     from modularity import runner
 
+    runner.notebook_source(notebook)  # an unknown notebook is refused first
     presets = runner.presets_of(notebook)
     print(f"{notebook}: choose a preset with --preset (nothing was run)", file=sys.stderr)
     for preset, values in presets.items():

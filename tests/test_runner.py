@@ -52,16 +52,22 @@ def cli(capsys, *args):
 @pytest.mark.parametrize("args, message", [
     (["run", "nope"], "unknown notebook 'nope'"),
     (["run", "tiny", "--preset", "huge"], "no preset 'huge'"),
-    (["run", "tiny", "-p", "bogus", "1"], "unknown parameter 'bogus'"),
-    (["run", "tiny", "-p", "n", "abc"], "parameter 'n' expects int"),
-    (["run", "tiny", "-p", "n", "1.5"], "parameter 'n' expects int"),
-    (["run", "tiny", "-p", "n", "1", "-p", "n", "2"], "given twice"),
+    (["run", "tiny", "--preset", "cpu", "-p", "bogus", "1"], "unknown parameter 'bogus'"),
+    (["run", "tiny", "--preset", "cpu", "-p", "n", "abc"], "parameter 'n' expects int"),
+    (["run", "tiny", "--preset", "cpu", "-p", "n", "1.5"], "parameter 'n' expects int"),
+    (["run", "tiny", "--preset", "cpu", "-p", "n", "1", "-p", "n", "2"], "given twice"),
 ])
 def test_bad_input_is_one_clear_line(project, capsys, args, message):
     code, err = cli(capsys, *args)
     assert code == 2
     assert message in err and len(err.splitlines()) == 1
     assert not (project / "book" / "runs").exists()
+
+
+def test_run_without_a_preset_lists_them_and_runs_nothing(project, capsys):
+    code, err = cli(capsys, "run", "tiny")
+    assert code == 2 and "choose a preset" in err and "smoke" in err and "cpu" in err
+    assert not (project / "book" / "runs").exists() and not (project / "runs_local").exists()
 
 
 def test_unknown_preset_key_is_refused(project, capsys):
