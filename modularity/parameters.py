@@ -192,3 +192,21 @@ def resolve(declared: dict[str, Parameter], preset_values: dict, overrides: dict
             values[name] = coerce(name, declared[name].type, value)
     check_rules(declared, values)
     return values
+
+
+def check_notebook_parameters(notebook: str, namespace: dict) -> None:
+    """The runner's checks for a notebook run by papermill or opened in Jupyter: its declared parameters in
+    ``namespace`` (the notebook's globals) are coerced to their types — a papermill ``-p fnn_hidden '[16, 16]'``
+    arrives as a string — and checked against their rules; the coerced values are written back. Raises a
+    ParameterError that names the parameter and what it accepts."""
+    from modularity import runner
+
+    declared = declared_parameters(runner.notebook_source(notebook))
+    values = {}
+    for name, parameter in declared.items():
+        value = namespace.get(name, parameter.default)
+        if isinstance(value, str) and parameter.type != "str":
+            value = parse_override(value)
+        values[name] = coerce(name, parameter.type, value)
+    check_rules(declared, values)
+    namespace.update(values)

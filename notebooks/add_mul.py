@@ -43,6 +43,10 @@ n_mask_samples: int = 4  # K mask samples per step, one per contiguous batch chu
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("add_mul", globals())  # papermill and Jupyter get the runner's checks
+
 from dataclasses import asdict
 
 import numpy as np

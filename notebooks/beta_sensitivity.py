@@ -41,6 +41,10 @@ n_mask_samples: int = 4  # K mask samples per step [at least 1]
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("beta_sensitivity", globals())  # papermill and Jupyter get the runner's checks
+
 from dataclasses import asdict
 
 import matplotlib.pyplot as plt

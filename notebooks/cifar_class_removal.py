@@ -45,6 +45,10 @@ timing_steps: int = 20  # steps per stage timed together vs one after another (0
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("cifar_class_removal", globals())  # papermill and Jupyter get the runner's checks
+
 from dataclasses import asdict
 
 import matplotlib.pyplot as plt

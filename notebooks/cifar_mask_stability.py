@@ -43,6 +43,10 @@ copy_first_output: bool = True  # reproduce the quirk: later masks copy and free
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("cifar_mask_stability", globals())  # papermill and Jupyter get the runner's checks
+
 from dataclasses import asdict
 
 import pandas as pd

@@ -51,6 +51,10 @@ cnn_prune_epochs: int = 10  # small-CNN pruning epochs (P1b: 10) [at least 1]
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("clusterability", globals())  # papermill and Jupyter get the runner's checks
+
 import itertools
 from dataclasses import asdict, replace
 

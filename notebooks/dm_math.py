@@ -51,6 +51,10 @@ paper_table: bool = False  # use the paper's per-module steps, batches, warm-up,
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("dm_math", globals())  # papermill and Jupyter get the runner's checks
+
 from dataclasses import asdict, replace
 
 import pandas as pd

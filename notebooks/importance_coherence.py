@@ -57,6 +57,10 @@ vis_lr: float = 0.05  # feature-visualisation learning rate (P2: 0.05) [above 0]
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("importance_coherence", globals())  # papermill and Jupyter get the runner's checks
+
 import itertools
 
 import matplotlib.pyplot as plt

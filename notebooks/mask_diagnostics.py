@@ -47,6 +47,10 @@ histogram_bins: int = 500  # bins of the σ(logit) histograms on [0, 1] (paper: 
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("mask_diagnostics", globals())  # papermill and Jupyter get the runner's checks
+
 from dataclasses import asdict
 
 import matplotlib.pyplot as plt

@@ -30,6 +30,10 @@ fused_kernels: bool = True  # fuse the mask sampling kernels with torch.compile 
 clustering_graphs: int = 16  # shuffled graphs per network in the clustering benchmark [at least 1]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("performance", globals())  # papermill and Jupyter get the runner's checks
+
 import pandas as pd
 import torch
 

@@ -43,6 +43,10 @@ mask_new_inits: list[float] = [2.0, 0.0, -1.0]  # initial logit of weights not y
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("permuted_mnist_transfer", globals())  # papermill and Jupyter get the runner's checks
+
 from dataclasses import asdict
 
 import matplotlib.pyplot as plt

@@ -52,6 +52,10 @@ test_subset: int = 1000  # evaluate on n test sequences of each split drawn at r
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
+from modularity.parameters import check_notebook_parameters
+
+check_notebook_parameters("scan", globals())  # papermill and Jupyter get the runner's checks
+
 from dataclasses import asdict
 
 import matplotlib.pyplot as plt

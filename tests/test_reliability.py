@@ -146,3 +146,29 @@ def test_a_truncated_manifest_is_named(project, capsys):  # row 9
     assert state == "stale" and str(path) in reason and "damaged" in reason
     code, _ = cli(capsys, "list")
     assert code == 0
+
+
+def test_papermill_run_directly_gets_the_runners_checks_in_the_first_cell(tmp_path):
+    import jupytext
+    import papermill
+
+    notebook = tmp_path / "add_mul.ipynb"
+    jupytext.write(jupytext.reads(runner.notebook_source("add_mul"), fmt="py:percent"), notebook)
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), parameters={"seeds": 0},
+                                   kernel_name="python3", progress_bar=False, cwd=str(runner.NOTEBOOKS))
+    assert "parameter 'seeds' must be at least 1" in str(failure.value)
+    executed = json.loads((tmp_path / "out.ipynb").read_text())
+    failed = [c for c in executed["cells"] if c["cell_type"] == "code" and
+              any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert "check_notebook_parameters" in "".join(failed[0]["source"]), "the error must come from the first cell"
+
+
+def test_papermill_strings_are_coerced_like_the_runners_values():
+    from modularity.parameters import check_notebook_parameters
+
+    namespace = {"fnn_hidden": "[16, 16]", "seeds": 2}
+    check_notebook_parameters("add_mul", namespace)
+    assert namespace["fnn_hidden"] == [16, 16] and namespace["mask_steps"] == 8000
+    with pytest.raises(ParameterError, match="'fnn_hidden' expects int, got 'sixteen'"):
+        check_notebook_parameters("add_mul", {"fnn_hidden": "sixteen"})
