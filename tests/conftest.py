@@ -55,5 +55,27 @@ def data_root_with_datasets(data_root, shared_derived_data):
     return data_root
 
 
+@pytest.fixture
+def notebook_project(tmp_path, monkeypatch, data_root):
+    """A throwaway project for runner tests: ``make(notebooks, presets)`` writes the notebooks (name → source)
+    and the presets YAML, and points the runner at them, at a book/runs and a runs_local of its own."""
+    from modularity import runner
+
+    def make(notebooks: dict[str, str], presets: str):
+        folder = tmp_path / "notebooks"
+        folder.mkdir()
+        for name, source in notebooks.items():
+            (folder / f"{name}.py").write_text(source)
+        (folder / "presets.yaml").write_text(presets)
+        monkeypatch.setattr(runner, "NOTEBOOKS", folder)
+        monkeypatch.setattr(runner, "PRESETS_FILE", folder / "presets.yaml")
+        monkeypatch.setattr(runner, "RUNS", tmp_path / "book" / "runs")
+        monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")
+        monkeypatch.setattr(runner, "REPO", tmp_path)
+        return tmp_path
+
+    return make
+
+
 def pytest_configure(config):
     os.environ.setdefault("MODULARITY_PROGRESS", "0")

@@ -34,17 +34,8 @@ glue("total", sum(values))
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch, data_root):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    (notebooks / "seeds.py").write_text(SOURCE)
-    (notebooks / "presets.yaml").write_text("seeds:\n  smoke: {n: 1}\n  cpu: {n: 2}\n")
-    monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
-    monkeypatch.setattr(runner, "PRESETS_FILE", notebooks / "presets.yaml")
-    monkeypatch.setattr(runner, "RUNS", tmp_path / "book" / "runs")
-    monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")
-    monkeypatch.setattr(runner, "REPO", tmp_path)
-    return tmp_path
+def project(notebook_project):
+    return notebook_project({"seeds": SOURCE}, "seeds:\n  smoke: {n: 1}\n  cpu: {n: 2}\n")
 
 
 def manifest_of(project):

@@ -93,17 +93,8 @@ glue("n", n)
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch, data_root):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    (notebooks / "tiny.py").write_text(TINY)
-    (notebooks / "presets.yaml").write_text("tiny:\n  smoke: {n: 1}\n  cpu: {n: 2}\n")
-    monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
-    monkeypatch.setattr(runner, "PRESETS_FILE", notebooks / "presets.yaml")
-    monkeypatch.setattr(runner, "RUNS", tmp_path / "book" / "runs")
-    monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")
-    monkeypatch.setattr(runner, "REPO", tmp_path)
-    return tmp_path
+def project(notebook_project):
+    return notebook_project({"tiny": TINY}, "tiny:\n  smoke: {n: 1}\n  cpu: {n: 2}\n")
 
 
 def test_a_second_identical_run_is_refused_with_the_first_ones_pid(project, capsys):  # row 12

@@ -31,17 +31,8 @@ PRESETS = """tiny:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch, data_root):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    (notebooks / "tiny.py").write_text(TINY)
-    (notebooks / "presets.yaml").write_text(PRESETS)
-    monkeypatch.setattr(runner, "NOTEBOOKS", notebooks)
-    monkeypatch.setattr(runner, "PRESETS_FILE", notebooks / "presets.yaml")
-    monkeypatch.setattr(runner, "RUNS", tmp_path / "book" / "runs")
-    monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")
-    monkeypatch.setattr(runner, "REPO", tmp_path)
-    return tmp_path
+def project(notebook_project):
+    return notebook_project({"tiny": TINY}, PRESETS)
 
 
 def cli(capsys, *args):
