@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.data_command == "where":
                 print(root.data_root())
                 return 0
-            for name, status in root.prepare(args.source).items():
+            from modularity.data.prepare import prepare
+
+            for name, status in prepare(args.source).items():
                 print(f"{name:<16} {status}")
             return 0
     except (ParameterError, DataError) as error:

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from modularity.data import root as data_root_module
+from modularity.data.prepare import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 USER_DATA_ROOT = os.environ.get("MODULARITY_DATA") or data_root_module.DEFAULT  # before any test patches it
@@ -46,7 +47,7 @@ def data_root_with_datasets(data_root, shared_derived_data):
     source = dataset_source()
     if source is None:
         pytest.skip("no dataset copy: set MODULARITY_DATA_SOURCE or run `python -m modularity data prepare`")
-    data_root_module.prepare(source)
+    prepare(source)
     for derived in ("cache/decoded", "dm_math"):
         target = shared_derived_data / derived
         target.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ import gzip
 import pytest
 
 from modularity.data import root
+from modularity.data.prepare import prepare
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def tiny_source(tmp_path, monkeypatch):
 
 
 def test_prepare_links_and_verifies(tiny_source, data_root):
-    report = root.prepare(tiny_source, ["toy"])
+    report = prepare(tiny_source, ["toy"])
     assert report == {"toy": "linked"}
     assert (data_root / "toy" / "a.gz").is_symlink()
     assert root.verify("toy")["a.gz"].startswith("2cf24dba")
@@ -29,14 +30,14 @@ def test_prepare_links_and_verifies(tiny_source, data_root):
 def test_checksum_is_of_the_decompressed_content(tiny_source, data_root):
     with gzip.open(tiny_source / "toy" / "a.gz", "wb", compresslevel=1) as handle:  # other wrapper bytes
         handle.write(b"hello")
-    assert root.prepare(tiny_source, ["toy"]) == {"toy": "linked"}
+    assert prepare(tiny_source, ["toy"]) == {"toy": "linked"}
 
 
 def test_corrupt_file_is_refused(tiny_source, data_root):
     with gzip.open(tiny_source / "toy" / "a.gz", "wb") as handle:
         handle.write(b"hellO")
     with pytest.raises(root.DataError, match="corrupt"):
-        root.prepare(tiny_source, ["toy"])
+        prepare(tiny_source, ["toy"])
 
 
 def test_missing_dataset_says_how_to_prepare(data_root, monkeypatch):
@@ -47,10 +48,50 @@ def test_missing_dataset_says_how_to_prepare(data_root, monkeypatch):
 
 def test_prepare_creates_a_configured_root(tiny_source, tmp_path, monkeypatch):
     monkeypatch.setenv("MODULARITY_DATA", str(tmp_path / "new_root"))
-    assert root.prepare(tiny_source, ["toy"]) == {"toy": "linked"}
+    assert prepare(tiny_source, ["toy"]) == {"toy": "linked"}
     assert (tmp_path / "new_root" / "toy" / "a.gz").exists()
 
 
-def test_source_without_the_dataset_is_reported(tmp_path, data_root):
+def test_a_source_without_any_dataset_is_an_error_that_shows_the_layout(tmp_path, data_root):  # row 13
     (tmp_path / "empty").mkdir()
-    assert root.prepare(tmp_path / "empty", ["mnist"]) == {"mnist": "not in source"}
+    with pytest.raises(root.DataError, match=r"none of the datasets in the expected layout: mnist/train-images"):
+        prepare(tmp_path / "empty", ["mnist"])
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "train-images-idx3-ubyte.gz").write_bytes(b"")  # files without their dataset folder
+    with pytest.raises(root.DataError, match="expected layout"):
+        prepare(tmp_path / "flat", ["mnist"])
+
+
+def test_a_data_root_that_is_a_file_is_named(tmp_path, monkeypatch):  # row 13
+    (tmp_path / "root").write_text("not a folder")
+    monkeypatch.setenv("MODULARITY_DATA", str(tmp_path / "root"))
+    with pytest.raises(root.DataError, match="is a file"):
+        root.data_root()
+
+
+def test_preparing_from_the_data_root_itself_loses_nothing(tiny_source, tmp_path, monkeypatch):  # row 1
+    monkeypatch.setenv("MODULARITY_DATA", str(tiny_source))  # the data root IS the source
+    before = (tiny_source / "toy" / "a.gz").read_bytes()
+    assert prepare(tiny_source, ["toy"]) == {"toy": "already in place"}
+    assert (tiny_source / "toy" / "a.gz").read_bytes() == before and not (tiny_source / "toy" / "a.gz").is_symlink()
+
+
+def test_a_root_folder_linking_into_the_source_loses_nothing(tiny_source, data_root):  # row 1
+    (data_root / "toy").symlink_to(tiny_source / "toy", target_is_directory=True)
+    before = (tiny_source / "toy" / "a.gz").read_bytes()
+    assert prepare(tiny_source, ["toy"]) == {"toy": "already in place"}
+    assert (tiny_source / "toy" / "a.gz").read_bytes() == before and not (tiny_source / "toy" / "a.gz").is_symlink()
+
+
+def test_a_good_regular_copy_in_the_root_is_never_deleted(tiny_source, data_root):  # row 1
+    (data_root / "toy").mkdir()
+    (data_root / "toy" / "a.gz").write_bytes((tiny_source / "toy" / "a.gz").read_bytes())
+    assert prepare(tiny_source, ["toy"]) == {"toy": "already in place"}
+    assert not (data_root / "toy" / "a.gz").is_symlink()
+
+
+def test_a_truncated_gzip_is_named_with_what_to_do(tiny_source, data_root):  # row 8
+    path = tiny_source / "toy" / "a.gz"
+    path.write_bytes(path.read_bytes()[:12])
+    with pytest.raises(root.DataError, match=r"a.gz cannot be read .*truncated or damaged"):
+        prepare(tiny_source, ["toy"])

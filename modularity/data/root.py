@@ -1,8 +1,8 @@
 """The data root: one writable folder where loaders look, caches live, and prepared datasets are linked.
 
-``MODULARITY_DATA`` names it (default ``~/.cache/modularity``). ``prepare(source)`` links a local copy of
-the datasets into it (never writing to the source) and verifies every file. Checksums are of the
-decompressed content, so a re-compressed ``.gz`` of the same bytes is accepted.
+``MODULARITY_DATA`` names it (default ``~/.cache/modularity``); ``modularity.data.prepare`` fills it from a
+local copy. Checksums are of the decompressed content, so a re-compressed ``.gz`` of the same bytes is
+accepted.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ class DataError(RuntimeError):
 def data_root(create: bool = True) -> Path:
     """The data root. An explicitly configured root must exist; the default one is created on demand."""
     configured = os.environ.get(ENV)
-    root = Path(configured).expanduser() if configured else DEFAULT
+    root = Path(configured).expanduser().resolve() if configured else DEFAULT
+    if root.exists() and not root.is_dir():
+        raise DataError(f"data root {root} ({ENV}) is a file, not a folder: point {ENV} at a folder")
     if configured and not root.is_dir():
         raise DataError(
             f"data root {root} ({ENV}) does not exist: create it, or run "
@@ -63,9 +65,13 @@ def content_sha256(path: Path) -> str:
     """sha256 of the file's content, decompressed first when it is gzip."""
     digest = hashlib.sha256()
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with opener(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, EOFError) as error:  # truncated or damaged gzip, unreadable file
+        raise DataError(f"{path} cannot be read ({type(error).__name__}: {error}); it is truncated or damaged: "
+                        "replace it with a good copy and run `python -m modularity data prepare --from DIR`") from None
     return digest.hexdigest()
 
 
@@ -93,32 +99,3 @@ def verify(name: str, folder: Path | None = None) -> dict[str, str]:
             raise DataError(f"{folder / file} is corrupt: content sha256 {actual[:12]}… ≠ expected {expected[:12]}…")
         sums[file] = actual
     return sums
-
-
-def prepare(source: Path, names: list[str] | None = None) -> dict[str, str]:
-    """Link each dataset found under ``source`` into the data root after verifying it.
-
-    Returns dataset → "linked" / "already prepared" / "not in source".
-    """
-    source = Path(source).expanduser().resolve()
-    if not source.is_dir():
-        raise DataError(f"source folder {source} does not exist")
-    if os.environ.get(ENV):  # preparing is how a configured root comes to exist
-        Path(os.environ[ENV]).expanduser().mkdir(parents=True, exist_ok=True)
-    root = data_root()
-    report = {}
-    for name in names or list(KNOWN_FILES):
-        src = source / name
-        if not all((src / f).exists() for f in KNOWN_FILES[name]):
-            report[name] = "not in source"
-            continue
-        verify(name, src)
-        dest = root / name
-        dest.mkdir(exist_ok=True)
-        for file in KNOWN_FILES[name]:
-            target = dest / file
-            if target.is_symlink() or target.exists():
-                target.unlink()
-            target.symlink_to(src / file)
-        report[name] = "linked"
-    return report
