@@ -82,3 +82,28 @@ def test_mask_noise_does_not_depend_on_thread_count():
         torch.set_num_threads(threads)
     assert torch.equal(values[0], values[1]) and torch.equal(values[0], values[2])
     assert 0.49 < values[0].mean().item() < 0.51
+
+
+def test_mask_training_gives_the_same_logits_on_one_and_two_threads():
+    """Large enough that mask noise is filled in parallel chunks (the path that used to depend on threads)."""
+    def run(threads):
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(600, 512), nn.ReLU(), nn.Linear(512, 10))
+        logits = masking.MaskLogits.for_model(model, masking.masked_parameter_names(model))
+
+        def draw(step):
+            x = torch.randn(64, 600, generator=torch.Generator().manual_seed(step))
+            return x, (x[:, 0] > 0).long()
+
+        masking.train_mask(model, logits, draw, nn.functional.cross_entropy, n_steps=10, beta=1e-3,
+                           penalty_batch_size=64, lr=0.05, n_samples=4, progress=False, rng_key="seed 0 mask t")
+        return {n: t.detach().clone() for n, t in logits.items()}
+
+    threads = torch.get_num_threads()
+    try:
+        one, two = run(1), run(2)
+    finally:
+        torch.set_num_threads(threads)
+    assert 4 * 600 * 512 >= fast_random.PARALLEL_MIN_ELEMENTS
+    assert all(torch.equal(one[n], two[n]) for n in one)
