@@ -107,3 +107,19 @@ def test_mask_training_gives_the_same_logits_on_one_and_two_threads():
         torch.set_num_threads(threads)
     assert 4 * 600 * 512 >= fast_random.PARALLEL_MIN_ELEMENTS
     assert all(torch.equal(one[n], two[n]) for n in one)
+
+
+def test_masks_do_not_depend_on_whether_the_base_network_came_from_the_cache(data_root):
+    from modularity.cache import SeedStore
+    from modularity.experiments import addmul
+
+    settings = addmul.Settings("fnn", [16, 16], base_steps=30, mask_steps=15, batch_size=32)
+    base = SeedStore("test/base", {"s": 1}, 0)
+    torch.manual_seed(5)
+    trained_here = addmul.run_seed(settings, 0, torch.device("cpu"), SeedStore("test/a", {"s": 1}, 0), progress=False,
+                                   base_store=base)
+    torch.manual_seed(6)  # and a different global state: the base network now comes from the store
+    from_cache = addmul.run_seed(settings, 0, torch.device("cpu"), SeedStore("test/b", {"s": 1}, 0), progress=False,
+                                 base_store=base)
+    for stage in addmul.STAGES:
+        assert trained_here["masks"][stage] == from_cache["masks"][stage], stage
