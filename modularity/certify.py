@@ -3,8 +3,8 @@
 A published run records the sha256 of every package module that computed its per-seed results; editing one
 makes the run ``stale``. When the edit is a pure refactor, ``python -m modularity certify NOTEBOOK --preset P``
 runs the notebook's ``smoke`` preset twice, with the code of the commit that made the run and with today's
-committed code, each in a fresh data root, and compares every glued metric bit for bit (time measurements
-excepted). Only if all are identical, and the smoke run loads every changed module, does it record in the
+committed code, each in a fresh data root, and compares every glued metric (time measurements excepted) and
+every stored per-seed result, bit for bit. Only if all are identical, and the smoke run loads every changed module, does it record in the
 run's manifest which new file versions replace which old ones and on what evidence. ``runner.status`` then
 accepts those versions, the book's banner says the run was certified, and the chapter is re-rendered from its
 stored per-seed results. Anything else — a difference, a module the smoke preset does not load, a dirty
@@ -85,6 +85,9 @@ def certify(name: str, preset: str) -> str:
         raise runner.RunError(f"the smoke preset of {name!r} does not load {', '.join(untested)}: it cannot certify "
                               "them; rerun the notebook")
     differences = metric_differences(old["metrics"], new["metrics"])
+    old_results = sorted(old["identity"]["results_files"].values())
+    if old_results != sorted(new["identity"]["results_files"].values()):
+        differences.append("the stored per-seed results")
     if differences:
         raise runner.RunError(f"not equivalent: {len(differences)} smoke metric(s) differ between the code at "
                               f"{old_commit[:8]} and {git['commit'][:8]} ({', '.join(differences[:5])}); rerun "
@@ -93,8 +96,8 @@ def certify(name: str, preset: str) -> str:
 
     recorded = manifest["identity"]["results"]["code"]
     compared = [k for k in new["metrics"] if not is_timing(k)]
-    evidence = (f"{len(compared)} smoke metrics bit-identical with the code at {old_commit[:10]} (the run's) and at "
-                f"{git['commit'][:10]}")
+    evidence = (f"{len(compared)} smoke metrics and {len(old_results)} stored per-seed results bit-identical with the "
+                f"code at {old_commit[:10]} (the run's) and at {git['commit'][:10]}")
     entry = {"replaces": {f: recorded[f] for f in changed}, "files": {f: file_sha256(PACKAGE_DIR / f) for f in changed},
              "evidence": evidence, "commits": [old_commit, git["commit"]],
              "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
