@@ -1,6 +1,7 @@
 """Image loaders on small hand-made fixtures in each format, including broken files."""
 
 import gzip
+import hashlib
 import io
 import pickle
 import tarfile
@@ -75,13 +76,26 @@ def test_pickled_batches_are_preferred_and_checked(data_root, monkeypatch):
         with open(folder / name, "wb") as handle:
             pickle.dump({b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
                          b"labels": list(rng.integers(0, 10, n))}, handle)
+    with pytest.raises(DataError, match="data_batch_1 is not the official CIFAR-10 batch"):
+        images.load("cifar10")  # these random batches are not the published ones: refused, not used
+    known = {name: hashlib.md5((folder / name).read_bytes()).hexdigest() for name in images.CIFAR10_PICKLE_MD5}
+    monkeypatch.setattr(images, "CIFAR10_PICKLE_MD5", known)  # as if they were the published batches
     loaded = images.load("cifar10")
     assert loaded.source.startswith("original pixels") and loaded.x_train.shape == (50_000, 3, 32, 32)
     gray = images.load("cifar10_gray")
     assert gray.x_train.shape == (50_000, 1, 28, 28) and gray.x_train.dtype == torch.uint8
-    (folder / "data_batch_3").write_bytes(b"not a pickle")
-    with pytest.raises(DataError, match="data_batch_3 is not a CIFAR-10 python batch"):
+    (folder / "data_batch_3").write_bytes(bytes(len((folder / "data_batch_3").read_bytes())))  # all zeros
+    with pytest.raises(DataError, match="data_batch_3 is not the official CIFAR-10 batch"):
         images.load("cifar10")
+
+
+def test_damaged_decoded_arrays_are_moved_aside_and_decoded_again(tmp_path):
+    cache = tmp_path / "decoded.npz"
+    np.savez(cache, x=np.arange(3))
+    cache.with_name(cache.name + ".sha256").write_text("0" * 64 + "\n")
+    with pytest.warns(UserWarning, match="failed their checksum"):
+        assert images._load_decoded(cache) is None
+    assert not cache.exists() and cache.with_name("decoded.npz.damaged").exists()
 
 
 def test_greyscale_uses_luminance_weights():

@@ -10,10 +10,12 @@ load records which source was used in the run's provenance.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import pickle
 import tarfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,11 +102,35 @@ def load_cifar10() -> ImageSet:
     return _load_cifar10_jpeg()
 
 
-def _load_cifar10_pickles(folder: Path) -> ImageSet:
-    def batch(file: str):
+# md5 of the official python batches, as published with the dataset and checked by torchvision
+CIFAR10_PICKLE_MD5 = {"data_batch_1": "c99cafc152244af753f735de768cd75f",
+                      "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+                      "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+                      "data_batch_4": "634d18415352ddfa80567beed471001a",
+                      "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+                      "test_batch": "40351d587109b95175f43aff81a1287e"}
+
+
+def verify_cifar10_pickles(folder: Path) -> dict[str, str]:
+    """md5 of every batch against the published values; a DataError names the first bad file."""
+    sums = {}
+    for file, expected in CIFAR10_PICKLE_MD5.items():
         path = folder / file
         if not path.exists():
             raise DataError(f"{path} is missing; the torchvision CIFAR-10 layout has data_batch_1..5 and test_batch")
+        actual = hashlib.md5(path.read_bytes()).hexdigest()
+        if actual != expected:
+            raise DataError(f"{path} is not the official CIFAR-10 batch (md5 {actual[:12]}… ≠ {expected[:12]}…): "
+                            f"download it again, or remove {folder} to use the offline JPEG copy")
+        sums[file] = actual
+    return sums
+
+
+def _load_cifar10_pickles(folder: Path) -> ImageSet:
+    checksums = verify_cifar10_pickles(folder)
+
+    def batch(file: str):
+        path = folder / file
         try:
             with open(path, "rb") as handle:
                 content = pickle.load(handle, encoding="bytes")
@@ -119,7 +145,7 @@ def _load_cifar10_pickles(folder: Path) -> ImageSet:
     x_train, y_train = np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])
     if x_train.shape[0] != 50_000 or x_test.shape[0] != 10_000:
         raise DataError(f"{folder}: expected 50,000 + 10,000 images, found {x_train.shape[0]} + {x_test.shape[0]}")
-    registry.record("cifar10", "original pixels (python pickles)", {})
+    registry.record("cifar10", "original pixels (python pickles, md5-verified)", checksums)
     return ImageSet(torch.from_numpy(x_train), torch.from_numpy(y_train), torch.from_numpy(x_test),
                     torch.from_numpy(y_test), source="original pixels (python pickles)")
 
@@ -128,17 +154,35 @@ def _load_cifar10_jpeg() -> ImageSet:
     folder = dataset_dir("cifar10_jpeg")
     checksums = verify("cifar10_jpeg", folder)
     cache = data_root() / "cache" / "decoded" / f"cifar10_jpeg-{checksums['cifar10_jpeg.tar.gz'][:12]}.npz"
-    if not cache.exists():
+    arrays = _load_decoded(cache)
+    if arrays is None:
         arrays = decode_cifar10_jpeg(folder / "cifar10_jpeg.tar.gz",
                                      np.load(folder / "train_labels_official_order.npy"))
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
         np.savez(tmp, **arrays)
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
         os.replace(tmp, cache)
-    arrays = np.load(cache)
+        cache.with_name(cache.name + ".sha256").write_text(digest + "\n")
     registry.record("cifar10_jpeg", "JPEG copy (lossy pixels, quality 75)", checksums)
     return ImageSet(*(torch.from_numpy(arrays[k].astype(np.int64) if k.startswith("y") else arrays[k])
                       for k in ("x_train", "y_train", "x_test", "y_test")), source="JPEG copy (lossy pixels)")
+
+
+def _load_decoded(cache: Path) -> dict[str, np.ndarray] | None:
+    """The decoded arrays, or None when absent or damaged (a damaged file is moved aside with a warning)."""
+    if not cache.exists():
+        return None
+    sidecar = cache.with_name(cache.name + ".sha256")
+    data = cache.read_bytes()
+    if not sidecar.exists() or sidecar.read_text().strip() != hashlib.sha256(data).hexdigest():
+        os.replace(cache, cache.with_name(cache.name + ".damaged"))
+        sidecar.unlink(missing_ok=True)
+        warnings.warn(f"decoded CIFAR-10 arrays {cache} failed their checksum; moved aside, decoding again",
+                      stacklevel=3)
+        return None
+    with np.load(io.BytesIO(data)) as arrays:
+        return {k: arrays[k] for k in arrays.files}
 
 
 def decode_cifar10_jpeg(archive: Path, train_labels: np.ndarray) -> dict[str, np.ndarray]:
