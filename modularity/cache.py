@@ -104,18 +104,21 @@ def cache_path(namespace: str, params: dict, seed: int) -> Path:
 
 def save_checked(path: Path, value) -> None:
     """Write ``value`` atomically with a ``.sha256`` beside it; no partial file is left on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save(value, buffer)
     data = buffer.getvalue()
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
         os.replace(tmp, path)
         path.with_name(path.name + ".sha256").write_text(hashlib.sha256(data).hexdigest() + "\n")
     except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"could not write the cache entry {path}: {error.strerror or error}") from None
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise OSError(f"could not write the cache entry {path}: {error.strerror or error}; free space or fix the "
+                      f"folder's permissions (or point MODULARITY_DATA elsewhere), then rerun: finished seeds are "
+                      "kept") from None
 
 
 def load_checked(path: Path):

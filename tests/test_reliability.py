@@ -163,3 +163,28 @@ def test_papermill_strings_are_coerced_like_the_runners_values():
     assert namespace["fnn_hidden"] == [16, 16] and namespace["mask_steps"] == 8000
     with pytest.raises(ParameterError, match="'fnn_hidden' expects int, got 'sixteen'"):
         check_notebook_parameters("add_mul", {"fnn_hidden": "sixteen"})
+
+
+def test_a_full_disk_names_the_cache_entry_and_leaves_no_partial_file(data_root, monkeypatch):  # row 10
+    import errno
+
+    from modularity import cache
+
+    def full(self, data):
+        self.open("wb").write(data[:10])  # a partial write, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError, match=r"could not write the cache entry .*seed0-.*No space left on device"):
+        cache.cached("full", {"a": 1}, 0, lambda: {"v": 1})
+    monkeypatch.undo()
+    assert not [p for p in (data_root / "cache" / "full").iterdir()], "a partial file was left behind"
+
+
+def test_an_unwritable_cache_folder_is_named(data_root):  # row 10
+    from modularity import cache
+
+    (data_root / "cache").mkdir()
+    (data_root / "cache" / "blocked").write_text("a file where the folder should be")
+    with pytest.raises(OSError, match=r"could not write the cache entry .*blocked"):
+        cache.cached("blocked", {"a": 1}, 0, lambda: {"v": 1})
