@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import torch
+from scipy import stats
 
 
 @contextmanager
@@ -149,43 +150,23 @@ def midrank(p: float, n_random: int) -> float:
 
 
 def fisher(ps: Sequence[float]) -> float:
-    """Fisher's combined p: X = −2 Σ ln p ~ χ²(2m); the survival function of χ² with even degrees of
-    freedom is e^{−X/2} Σ_{i<m} (X/2)^i / i!."""
-    ps = np.asarray(ps, dtype=np.float64)
+    """Fisher's combined p (X = −2 Σ ln p ~ χ²(2m)), by ``scipy.stats.combine_pvalues``."""
     if len(ps) == 0:
         return float("nan")
-    half = float(-np.log(ps).sum())
-    if half == 0:
-        return 1.0
-    log_terms = np.array([i * math.log(half) - math.lgamma(i + 1) for i in range(len(ps))])
-    return float(min(1.0, math.exp(-half + np.logaddexp.reduce(log_terms))))
+    return float(stats.combine_pvalues(np.asarray(ps, dtype=np.float64), method="fisher").pvalue)
 
 
 def bates_cdf(mean: float, n: int) -> float:
-    """P(mean of n i.i.d. U(0,1) ≤ mean): the Irwin–Hall CDF at n·mean (normal approximation for n > 30)."""
-    if n > 30:
-        return 0.5 * (1 + math.erf((mean - 0.5) / math.sqrt(1 / (12 * n)) / math.sqrt(2)))
-    x = n * mean
-    if x <= 0:
-        return 0.0
-    if x >= n:
-        return 1.0
-    total = sum((-1) ** k * math.comb(n, k) * (x - k) ** n for k in range(int(math.floor(x)) + 1))
-    return float(min(1.0, max(0.0, total / math.factorial(n))))
+    """P(mean of n i.i.d. U(0,1) ≤ mean): the Irwin–Hall CDF at n·mean, by ``scipy.stats.irwinhall`` (exact)."""
+    return float(stats.irwinhall(n).cdf(n * mean))
 
 
 def benjamini_hochberg(ps: Sequence[float], q: float = 0.05) -> tuple[np.ndarray, float]:
-    """Which hypotheses BH rejects at FDR q, and the critical p (the largest rejected p; 0 if none)."""
+    """Which hypotheses BH rejects at FDR q (``scipy.stats.false_discovery_control`` adjusted p ≤ q), and the
+    critical p (the largest rejected p; 0 if none)."""
     ps = np.asarray(ps, dtype=np.float64)
-    order = np.argsort(ps)
-    ranked = ps[order]
-    below = ranked <= q * np.arange(1, len(ps) + 1) / len(ps)
-    if not below.any():
-        return np.zeros(len(ps), dtype=bool), 0.0
-    last = np.flatnonzero(below).max()
-    reject = np.zeros(len(ps), dtype=bool)
-    reject[order[:last + 1]] = True
-    return reject, float(ranked[last])
+    reject = stats.false_discovery_control(ps, method="bh") <= q
+    return reject, float(ps[reject].max()) if reject.any() else 0.0
 
 
 def entropy(probabilities: torch.Tensor) -> torch.Tensor:

@@ -75,21 +75,25 @@ def test_range_statistic_by_hand():
     assert lesions.range_statistic([1.0, 0.8], [0.9, 0.9]) == math.inf  # changes cancel out
 
 
-@pytest.mark.parametrize("ps", [[0.05], [0.01, 0.5, 0.3], list(np.linspace(0.02, 0.98, 40)), [1.0, 1.0]])
-def test_fisher_matches_scipy(ps):
-    assert lesions.fisher(ps) == pytest.approx(stats.combine_pvalues(ps, method="fisher").pvalue, rel=1e-9)
+def test_fisher_by_hand():
+    assert lesions.fisher([0.05]) == pytest.approx(0.05)  # one p: its own combination
+    # two p's: X/2 = −ln(p1 p2) and P(χ²₄ ≥ X) = e^{−X/2}(1 + X/2)
+    half = -math.log(0.01 * 0.5)
+    assert lesions.fisher([0.01, 0.5]) == pytest.approx(math.exp(-half) * (1 + half), rel=1e-12)
+    assert math.isnan(lesions.fisher([]))
 
 
-@pytest.mark.parametrize("n, mean", [(1, 0.3), (5, 0.2), (5, 0.5), (12, 0.41), (30, 0.45)])
-def test_bates_matches_the_irwin_hall_distribution(n, mean):
-    assert lesions.bates_cdf(mean, n) == pytest.approx(stats.irwinhall(n).cdf(n * mean), abs=1e-9)
+def test_bates_by_hand():
+    assert lesions.bates_cdf(0.3, 1) == pytest.approx(0.3)  # one uniform
+    assert lesions.bates_cdf(0.5, 7) == pytest.approx(0.5)  # symmetric about 1/2
+    assert lesions.bates_cdf(0.25, 2) == pytest.approx(0.125)  # Irwin–Hall(2) at 0.5: x²/2
+    assert lesions.bates_cdf(0.45, 40) == pytest.approx(1 - lesions.bates_cdf(0.55, 40), abs=1e-12)  # no approximation
 
 
-def test_bates_normal_approximation_for_many_networks():
-    assert lesions.bates_cdf(0.45, 40) == pytest.approx(stats.irwinhall(40).cdf(40 * 0.45), abs=2e-3)
-
-
-def test_benjamini_hochberg_matches_scipy():
+def test_benjamini_hochberg_by_hand_and_on_a_mixture():
+    # sorted p: 0.01 ≤ 0.05·1/4, 0.02 ≤ 0.05·2/4, 0.04 > 0.05·3/4 = 0.0375, 0.3: the first two are rejected
+    reject, critical = lesions.benjamini_hochberg([0.04, 0.01, 0.3, 0.02], 0.05)
+    assert reject.tolist() == [False, True, False, True] and critical == 0.02
     rng = np.random.default_rng(1)
     ps = np.concatenate([rng.uniform(0, 0.001, 5), rng.uniform(0, 1, 30)])
     reject, critical = lesions.benjamini_hochberg(ps, 0.05)
