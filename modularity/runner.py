@@ -106,7 +106,9 @@ def git_commit() -> dict:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
     commit = git("rev-parse", "HEAD")
-    return {"commit": commit or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    # published runs are outputs, not code: a tree whose only changes are runs just published is clean
+    changes = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)book/runs")
+    return {"commit": commit or None, "dirty": bool(changes)}
 
 
 def hardware() -> dict:
