@@ -2,9 +2,9 @@
 
 A published run records the sha256 of every package module that computed its per-seed results; editing one
 makes the run ``stale``. When the edit is a pure refactor, ``python -m modularity certify NOTEBOOK --preset P``
-runs the notebook's ``smoke`` preset twice, with the code of the commit that made the run and with today's
-committed code, each in a fresh data root, and compares every glued metric (time measurements excepted) and
-every stored per-seed result, bit for bit. Only if all are identical, and the smoke run loads every changed
+runs the notebook's ``smoke`` preset twice — the notebook as it was at the commit that made the run, once with
+that commit's package and once with today's committed package, each in a fresh data root — and compares every
+glued metric (time measurements excepted) and every stored per-seed result, bit for bit. Only if all are identical, and the smoke run loads every changed
 module, does it record in the run's manifest which new file versions replace which old ones and on what
 evidence. ``runner.status`` then
 accepts those versions, the book's banner says the run was certified, and the chapter is re-rendered from its
@@ -49,8 +49,10 @@ def _fresh_data_root(folder: Path) -> Path:
     return folder
 
 
-def _smoke(tree: Path, name: str, root: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(tree), MODULARITY_DATA=str(root), MODULARITY_PROGRESS="0")
+def _smoke(tree: Path, name: str, root: Path, notebooks: Path) -> dict:
+    """The smoke run of ``notebooks``/NAME with the package of ``tree``, in the data root ``root``."""
+    env = dict(os.environ, PYTHONPATH=str(tree), MODULARITY_DATA=str(root), MODULARITY_PROGRESS="0",
+               MODULARITY_NOTEBOOKS=str(notebooks))
     result = subprocess.run([sys.executable, "-m", "modularity", "run", name, "--preset", runner.TEST_PRESET],
                             cwd=tree, env=env, capture_output=True, text=True)
     if result.returncode:
@@ -76,8 +78,10 @@ def certify(name: str, preset: str) -> str:
         subprocess.run(["git", "worktree", "add", "--detach", str(old_tree), old_commit], cwd=runner.REPO,
                        check=True, capture_output=True)
         try:
-            old = _smoke(old_tree, name, _fresh_data_root(Path(tmp) / "old-data"))
-            new = _smoke(runner.REPO, name, _fresh_data_root(Path(tmp) / "new-data"))
+            # the run's own notebook both times: only the package differs, and the per-seed results it computes
+            # are what the run's identity covers (a notebook change is a matter of re-rendering)
+            old = _smoke(old_tree, name, _fresh_data_root(Path(tmp) / "old-data"), old_tree / "notebooks")
+            new = _smoke(runner.REPO, name, _fresh_data_root(Path(tmp) / "new-data"), old_tree / "notebooks")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old_tree)], cwd=runner.REPO,
                            capture_output=True)

@@ -32,7 +32,7 @@ from modularity.glue import glued_values
 from modularity.parameters import ParameterError, declared_parameters, load_presets, resolve
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = REPO / "notebooks"
+NOTEBOOKS = Path(os.environ.get("MODULARITY_NOTEBOOKS") or REPO / "notebooks")  # certify points it elsewhere
 PRESETS_FILE = NOTEBOOKS / "presets.yaml"
 RUNS = REPO / "book" / "runs"
 LOCAL_RUNS = REPO / "runs_local"
