@@ -4,12 +4,12 @@ A published run records the sha256 of every package module that computed its per
 makes the run ``stale``. When the edit is a pure refactor, ``python -m modularity certify NOTEBOOK --preset P``
 runs the notebook's ``smoke`` preset twice — the notebook as it was at the commit that made the run, once with
 that commit's package and once with today's committed package, each in a fresh data root — and compares every
-glued metric (time measurements excepted) and every stored per-seed result, bit for bit. Only if all are identical, and the smoke run loads every changed
-module, does it record in the run's manifest which new file versions replace which old ones and on what
-evidence. ``runner.status`` then
-accepts those versions, the book's banner says the run was certified, and the chapter is re-rendered from its
-stored per-seed results. Anything else — a difference, a module the smoke preset does not load, a dirty
-tree — refuses, and the run stays stale until it is rerun.
+glued metric (time measurements excepted) and every stored per-seed result, bit for bit. Only if all are
+identical, and the smoke run loads every changed module, does it record in the run's manifest which new file
+versions replace which old ones and on what evidence. ``runner.status`` then accepts those versions, the
+book's banner says the run was certified, and the chapter is re-rendered from its stored per-seed results.
+Anything else — a difference, a module the smoke preset does not load, a dirty tree — refuses, and the run
+stays stale until it is rerun.
 """
 
 from __future__ import annotations
