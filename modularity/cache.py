@@ -36,6 +36,7 @@ RENDER_ONLY = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cac
                "glue.py",
                "parameters.py", "plots.py", "provenance.py", "readme.py", "runner.py", "stats.py", "verdicts.py"}
 RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
+RESULTS_CODE = "MODULARITY_RESULTS_CODE"  # the code hash the published results were computed with
 _computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render
 
 
@@ -75,8 +76,12 @@ def code_files() -> dict[str, str]:
     return files
 
 
+def hash_of_code(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
 def code_hash() -> str:
-    return hashlib.sha256(json.dumps(code_files(), sort_keys=True).encode()).hexdigest()
+    return hash_of_code(code_files())
 
 
 def record_loaded_code() -> None:
@@ -86,8 +91,8 @@ def record_loaded_code() -> None:
         code_files()  # a notebook that cached nothing: every loaded computation module computed its numbers
 
 
-def cache_key(params: dict, seed: int) -> str:
-    blob = json.dumps({"code": code_hash(), "params": params, "seed": seed}, sort_keys=True, default=str)
+def cache_key(params: dict, seed: int, code: str | None = None) -> str:
+    blob = json.dumps({"code": code or code_hash(), "params": params, "seed": seed}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -186,7 +191,10 @@ def note_training() -> None:
 def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any]) -> Any:
     """``compute()``'s result for this seed, loaded when already computed, else computed and saved."""
     name = f"seed{seed}-{cache_key(params, seed)}"
-    result, stored = _published_result(namespace, [published_name(params, seed), name])
+    candidates = [published_name(params, seed), name]
+    if os.environ.get(RESULTS_CODE):  # results published under the cache key of the code that computed them
+        candidates.append(f"seed{seed}-{cache_key(params, seed, os.environ[RESULTS_CODE])}")
+    result, stored = _published_result(namespace, candidates)
     if result is None:
         path = data_root() / "cache" / namespace / f"{name}.pt"
         result = load_checked(path)
