@@ -27,11 +27,12 @@ import math
 from typing import Iterable
 
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "PARTLY", "retention", "retention_level",
-           "overlap_level", "matches", "above_chance", "claim_status", "loss_as_predicted",
+           "overlap_level", "matches", "independence", "above_chance", "claim_status", "loss_as_predicted",
            "claim_status_from_overlap", "percent"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
+PARTLY = 0.5  # a part of a claim that holds in part (e.g. an accuracy partly lost where loss was predicted)
 STRONG_AT, PARTIAL_AT = 0.5, 0.1
 CLAIM_STATUSES = ("reproduced", "partly reproduced", "not reproduced", "not measurable")
 
@@ -66,12 +67,21 @@ def overlap_level(excess: float) -> str:
     return "about chance"
 
 
-def matches(observed: Iterable[str], expected: Iterable[str]) -> bool | None:
-    """Whether every observed level is the expected one; None when any could not be judged."""
-    observed = list(observed)
+def matches(observed: Iterable[str], expected: Iterable[str]) -> bool | float | None:
+    """Whether the observed accuracy levels are the expected ones: True when all are; ``PARTLY`` when every one
+    that differs is *partly kept* (half-way between kept and lost); False otherwise; None when any could not be
+    judged."""
+    observed, expected = list(observed), list(expected)
     if "undefined" in observed:
         return None
-    return observed == list(expected)
+    if observed == expected:
+        return True
+    return PARTLY if all(o == e or o == "partly kept" for o, e in zip(observed, expected)) else False
+
+
+def independence(level: str) -> bool | float | None:
+    """For a claim that two masks do not share weights: about chance → holds, partial → in part, strong → not."""
+    return {"about chance": True, "partial": PARTLY, "strong": False}.get(level)
 
 
 ALPHA = 0.05
@@ -85,9 +95,6 @@ def above_chance(count: int, n: int, chance: float, alpha: float = ALPHA) -> boo
     if n <= 0:
         return None
     return bool(binomtest(int(count), int(n), chance, alternative="greater").pvalue < alpha)
-
-
-PARTLY = 0.5  # a part of a claim that holds in part (e.g. an accuracy partly lost where loss was predicted)
 
 
 def claim_status(parts: Iterable[bool | float | None]) -> str:

@@ -186,8 +186,9 @@ pd.Series(metrics, name="value").to_frame()
 # on its excess over two independent masks of the same per-tensor densities, (observed − chance)/(1 − chance):
 # *strong* from 0.5, *partial* from 0.1, else *about chance*. The paper's claim has two halves: each
 # operation's mask alone keeps that operation and loses the other (*specific*), and removing a mask's weights
-# loses that operation while the other is kept (*separable*). It is *reproduced* for a network when all four
-# parts hold, *partly reproduced* when some do.
+# loses that operation while the other is kept (*separable*). A part holds in part when the operation that
+# should be kept or lost is only partly kept. The claim is *reproduced* for a network when all four parts hold,
+# *partly reproduced* when some hold or hold in part, *not reproduced* when none does.
 
 # %%
 CHANCE_ACC = 10.0 ** -arithmetic.OUTPUT_DIGITS  # one answer in 100 modulo 100
@@ -201,7 +202,8 @@ def verdict(m: str):
     for own, other in (("add", "mul"), ("mul", "add")):
         specific = verdicts.matches([level(own, own), level(other, own)], ["kept", "lost"])
         separable = verdicts.matches([level(own, f"not{own}"), level(other, f"not{own}")], ["lost", "kept"])
-        word = lambda holds, name: "cannot be judged" if holds is None else (name if holds else f"not {name}")  # noqa: E731
+        word = lambda holds, name: ("cannot be judged" if holds is None else name if holds is True  # noqa: E731
+                                    else f"partly {name}" if holds else f"not {name}")
         parts.append(f"the {own} mask alone: {show(own, own)}, {show(other, own)} ({word(specific, 'specific')})")
         parts.append(f"without the {own} mask: {show(own, f'not{own}')}, {show(other, f'not{own}')} "
                      f"({word(separable, 'separable')})")

@@ -205,9 +205,10 @@ pd.Series(metrics, name="value").to_frame()
 #   two independent masks of the same per-tensor densities would have: *strong* from 0.5, *partial* from 0.1,
 #   else *about chance*.
 # - The positive control *detects* planted reuse when its hidden-layer overlap is strong and beyond the plain
-#   FNN's. Only then can the plain networks be judged; the claim (no reuse) is *reproduced* for a network
-#   when its hidden-layer overlap is about chance and removing either pair's mask loses that pair while the
-#   other is kept.
+#   FNN's. Only then can the plain networks be judged. The claim (no reuse) has three parts per network: the
+#   hidden-layer overlap is about chance (in part when it is partial), and removing either pair's mask loses that
+#   pair while the other is kept (in part when the other is only partly kept). It is *reproduced* when every part
+#   holds, *partly reproduced* when some hold or hold in part, *not reproduced* when none does.
 
 # %%
 CHANCE_ACC = 10.0 ** -(pair_arithmetic.PAIR_OUTPUTS // 10)  # two digits per pair: one answer in 100
@@ -233,8 +234,7 @@ def verdict(m):
         text, ok = removal(m, own, other)
         parts.append(text)
         separable.append(ok)
-    about_chance = None if level == "undefined" else level == "about chance"
-    return f"{m}: " + "; ".join(parts) + ".", [about_chance, *separable]
+    return f"{m}: " + "; ".join(parts) + ".", [verdicts.independence(level), *separable]
 
 
 control_detects = None

@@ -89,7 +89,10 @@ def test_reference_near_chance_cannot_be_judged():
     assert verdicts.retention_level(0.011, 0.011, chance=0.01) == "undefined"
     assert verdicts.matches(["kept", "undefined"], ["kept", "lost"]) is None
     assert verdicts.matches(["lost", "kept"], ["lost", "kept"]) is True
-    assert verdicts.matches(["lost", "partly kept"], ["lost", "kept"]) is False
+    assert verdicts.matches(["lost", "partly kept"], ["lost", "kept"]) == verdicts.PARTLY
+    assert verdicts.matches(["kept", "kept"], ["lost", "kept"]) is False
+    assert verdicts.independence("about chance") is True and verdicts.independence("strong") is False
+    assert verdicts.independence("partial") == verdicts.PARTLY and verdicts.independence("undefined") is None
 
 
 @pytest.mark.parametrize("excess, status", [(0.5, "reproduced"), (0.3, "partly reproduced"), (0.05, "not reproduced"),
