@@ -238,7 +238,7 @@ glue("run_size", f"FNN hidden {fnn_hidden}, LSTM {lstm_layers}×{lstm_hidden}, {
 # {glue:text}`fnn_acc_add_with_notmul:.1%`. Of the add mask's weights, {glue:text}`fnn_shared_frac_add_in_mul:.1%`
 # are also in the mul mask, where two independent masks of the same per-layer densities would share
 # {glue:text}`fnn_shared_frac_add_in_mul_chance:.1%` (IoU {glue:text}`fnn_iou_add_mul:.2f` against
-# {glue:text}`fnn_iou_add_mul_chance:.2f}); the mul mask keeps
+# {glue:text}`fnn_iou_add_mul_chance:.2f`); the mul mask keeps
 # {glue:text}`fnn_mul_over_add_weights:.2f` times as many weights as the add mask. Given a multiplication
 # problem, the network with only the add mask answers with the *sum* {glue:text}`fnn_add_mask_answers_mul_with_sum:.1%`
 # of the time (the confusion above): the add mask's weights compute addition whatever the operation input.
@@ -251,7 +251,7 @@ glue("run_size", f"FNN hidden {fnn_hidden}, LSTM {lstm_layers}×{lstm_hidden}, {
 # multiplication {glue:text}`lstm_acc_mul_with_notadd:.1%`. Without the mul mask: multiplication
 # {glue:text}`lstm_acc_mul_with_notmul:.1%`, addition {glue:text}`lstm_acc_add_with_notmul:.1%`. Shared fraction
 # of the add mask: {glue:text}`lstm_shared_frac_add_in_mul:.1%`, against {glue:text}`lstm_shared_frac_add_in_mul_chance:.1%`
-# by chance (IoU {glue:text}`lstm_iou_add_mul:.2f` against {glue:text}`lstm_iou_add_mul_chance:.2f}).
+# by chance (IoU {glue:text}`lstm_iou_add_mul:.2f` against {glue:text}`lstm_iou_add_mul_chance:.2f`).
 # With only the add mask, multiplication problems are answered with the sum
 # {glue:text}`lstm_add_mask_answers_mul_with_sum:.1%` of the time.
 #

@@ -274,16 +274,16 @@ glue("run_size", f"FNN hidden {fnn_hidden}, LSTM {lstm_layers}×{lstm_hidden} ({
 #
 # Plain FNN: the pair masks share a hidden-layer IoU of {glue:text}`fnn_hidden_iou_pair1_pair2:.2f`, where two
 # independent masks of the same per-layer densities would share {glue:text}`fnn_hidden_iou_pair1_pair2_chance:.2f`
-# (IoMin {glue:text}`fnn_hidden_iomin_pair1_pair2:.2f` against {glue:text}`fnn_hidden_iomin_pair1_pair2_chance:.2f};
-# over all layers IoU {glue:text}`fnn_iou_pair1_pair2:.2f` against {glue:text}`fnn_iou_pair1_pair2_chance:.2f}). Without the
+# (IoMin {glue:text}`fnn_hidden_iomin_pair1_pair2:.2f` against {glue:text}`fnn_hidden_iomin_pair1_pair2_chance:.2f`;
+# over all layers IoU {glue:text}`fnn_iou_pair1_pair2:.2f` against {glue:text}`fnn_iou_pair1_pair2_chance:.2f`). Without the
 # pair-1 mask, pair 1 is solved {glue:text}`fnn_acc_pair1_with_notpair1:.1%` and pair 2
 # {glue:text}`fnn_acc_pair2_with_notpair1:.1%` of the time. After the copy-weight surgery, which makes pair 1 and
 # pair 2 literally the same computation inside the network, the hidden-layer IoU rises to
-# {glue:text}`fnn_copyweight_hidden_iou_pair1_pair2:.2f` (chance {glue:text}`fnn_copyweight_hidden_iou_pair1_pair2_chance:.2f};
+# {glue:text}`fnn_copyweight_hidden_iou_pair1_pair2:.2f` (chance {glue:text}`fnn_copyweight_hidden_iou_pair1_pair2_chance:.2f`;
 # IoMin {glue:text}`fnn_copyweight_hidden_iomin_pair1_pair2:.2f`), {glue:text}`control_ratio:.1f` times the plain value. Where the control detects the planted reuse (its verdict
 # above), the low overlap of the plain networks is a property of the networks, not a blind spot of the method.
 # LSTM: hidden-layer IoU
-# {glue:text}`lstm_hidden_iou_pair1_pair2:.2f` (chance {glue:text}`lstm_hidden_iou_pair1_pair2_chance:.2f}); without the pair-1 mask, pair 1 is solved
+# {glue:text}`lstm_hidden_iou_pair1_pair2:.2f` (chance {glue:text}`lstm_hidden_iou_pair1_pair2_chance:.2f`); without the pair-1 mask, pair 1 is solved
 # {glue:text}`lstm_acc_pair1_with_notpair1:.1%` and pair 2 {glue:text}`lstm_acc_pair2_with_notpair1:.1%` of the
 # time.
 #

@@ -63,3 +63,12 @@ def test_the_book_never_cites_our_working_notes():
     for path in sources:
         found = CITES_WORKING_NOTES.search(path.read_text())
         assert not found, f"{path.name} cites the project's working notes ({found.group(0)!r}); cite the paper"
+
+
+GLUE_ROLE = re.compile(r"\{glue:text\}`([^`]*)`")
+
+
+@pytest.mark.parametrize("name", runner.notebook_names())
+def test_every_glue_role_is_well_formed(name):
+    for role in GLUE_ROLE.findall(runner.notebook_source(name)):
+        assert re.fullmatch(r"[A-Za-z0-9_]+(:[^`{}]*)?", role), f"{name}: malformed glue role `{role}`"
