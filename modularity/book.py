@@ -47,6 +47,10 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
         f":::{{{kind}}}\n{warning}This chapter is the published run **{name} @ {preset}**: {_describe(manifest)}."
         f"{rendered} Rerun it with `python -m modularity run {name} --preset {preset}`.\n:::")
     nb.cells.insert(1, banner)
+    for cell in nb.cells:  # papermill's injected copy of the parameters: the declared cell already shows them
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
     GENERATED.mkdir(parents=True, exist_ok=True)
     out = GENERATED / f"{name}.ipynb"
     nbformat.write(nb, out)
