@@ -71,18 +71,7 @@ from modularity.train import choose_device
 torch_device = choose_device(device)
 provenance.record("run", "device", str(torch_device))
 assert set(models) <= {"lstm", "transformer"}, f"unknown model(s) {sorted(set(models) - {'lstm', 'transformer'})}"
-data = scan.load_data(torch_device)
-
-
-def random_subset(test, n, seed=1234):
-    # A random sample, not the file's first n: the official length-split test file is sorted by output length.
-    if n <= 0 or n >= len(test):
-        return test
-    index = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    return test.batch(index.to(test.src.device))
-
-
-data = {split: (train, random_subset(test, test_subset)) for split, (train, test) in data.items()}
+data = scan.load_data(torch_device, test_subset)  # a random sample of each test set: the files can be sorted
 for split, (train, test) in data.items():
     print(f"{split}: {len(train):,} training and {len(test):,} test sequences")
 

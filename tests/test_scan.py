@@ -84,3 +84,17 @@ def test_length_buckets_keep_every_sequence_equally_likely_and_batches_short():
     expected = 3000 * 6 / n
     assert (seen - expected).abs().max() < 0.35 * expected
     assert draw(5)[1][1].tolist() == sequences.batches(data, 6, seed=0, n_buckets=3)(5)[1][1].tolist()
+
+
+def test_a_test_subset_is_a_seeded_random_sample_not_the_files_first_lines():
+    import torch
+
+    from modularity.data.sequences import SeqSet
+
+    n = 100
+    lengths = torch.ones(n, dtype=torch.long)
+    data = SeqSet(torch.arange(n)[:, None], lengths, torch.arange(n)[:, None], lengths)
+    sample = data.subset(10)
+    picked = sample.src[:, 0].tolist()
+    assert len(picked) == 10 and picked == sorted(picked) and picked != list(range(10))
+    assert data.subset(10).src.tolist() == sample.src.tolist() and data.subset(0) is data

@@ -38,5 +38,10 @@ class SeqSet:
         src_len, tgt_len = self.src_len[index], self.tgt_len[index]
         return SeqSet(self.src[index, :int(src_len.max())], src_len, self.tgt[index, :int(tgt_len.max())], tgt_len)
 
-    def subset(self, n: int) -> "SeqSet":
-        return self if n <= 0 or n >= len(self) else self.batch(torch.arange(n, device=self.src.device))
+    def subset(self, n: int, seed: int = 1234) -> "SeqSet":
+        """``n`` sequences drawn at random (seeded), in their original order; all when ``n`` ≤ 0. Never the first
+        ``n``: official test files can be sorted (SCAN's length split is sorted by output length)."""
+        if n <= 0 or n >= len(self):
+            return self
+        index = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        return self.batch(index.to(self.src.device))
