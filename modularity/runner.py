@@ -390,7 +390,7 @@ def status(name: str, preset: str) -> tuple[str, str]:
             return "stale", f"data {dataset!r} changed"
     import torch
 
-    if identity["results"]["torch"] != torch.__version__:
+    if identity["results"]["torch"].split("+")[0] != torch.__version__.split("+")[0]:  # a build tag (+cpu) aside
         return "stale", f"made with torch {identity['results']['torch']}, this environment has {torch.__version__}"
     changed = changed_results_code(identity)
     if changed:
