@@ -35,6 +35,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 RENDER_ONLY = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "certify.py", "chance.py",
                "glue.py",
                "parameters.py", "plots.py", "provenance.py", "readme.py", "runner.py", "stats.py", "verdicts.py"}
+# Modules that only run notebooks and publish them — they never shape a number, a word or a figure of a page,
+# so editing them leaves every run fresh.
+PIPELINE = {"__main__.py", "book.py", "cache.py", "certify.py", "provenance.py", "readme.py", "runner.py"}
 RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
 RESULTS_CODE = "MODULARITY_RESULTS_CODE"  # the code hash the published results were computed with
 _computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render
@@ -86,7 +89,8 @@ def code_hash() -> str:
 
 def record_loaded_code() -> None:
     """Record every loaded package module (the run's render identity); the runner calls it last."""
-    provenance.record("identity", "render_code", dict(sorted(loaded_package_files().items())))
+    provenance.record("identity", "render_code", {path: sha for path, sha in sorted(loaded_package_files().items())
+                                                  if path not in PIPELINE})
     if "results_code" not in provenance.read(os.environ.get(provenance.ENV, "")).get("identity", {}):
         code_files()  # a notebook that cached nothing: every loaded computation module computed its numbers
 

@@ -403,7 +403,7 @@ def status(name: str, preset: str) -> tuple[str, str]:
     presentation = []
     if identity["render"]["notebook"] != sha256_text(notebook_source(name)):
         presentation.append("notebook")
-    presentation += _changed_files(identity["render"]["code"])
+    presentation += [f for f in _changed_files(identity["render"]["code"]) if f not in cache.PIPELINE]
     if not presentation:
         return "fresh", ""
     if not identity.get("renderable"):
