@@ -209,7 +209,8 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any]) 
             with _computing_inside_cache():
                 result = compute()
             save_checked(path, result)
-    _store_result(namespace, published_name(params, seed), result, stored)
+    if not _computing:  # a result computed inside another cached result is published as part of that one
+        _store_result(namespace, published_name(params, seed), result, stored)
     return result
 
 
