@@ -103,8 +103,7 @@ def certify(name: str, preset: str) -> str:
     recorded = manifest["identity"]["results"]["code"]
     compared = [k for k in new["metrics"] if not is_timing(k)]
     evidence = (f"{len(compared)} smoke metrics and {min(len(old_results), len(new_results))} stored per-seed results "
-                f"bit-identical with the "
-                f"code at {old_commit[:10]} (the run's) and at {git['commit'][:10]}")
+                f"bit-identical with the code at {old_commit[:10]} (the run's) and at {git['commit'][:10]}")
     entry = {"replaces": {f: recorded[f] for f in changed}, "files": {f: file_sha256(PACKAGE_DIR / f) for f in changed},
              "evidence": evidence, "commits": [old_commit, git["commit"]],
              "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
