@@ -39,7 +39,6 @@ RENDER_ONLY = {"__main__.py", "bench.py", "bench_clustering.py", "book.py", "cac
 # so editing them leaves every run fresh.
 PIPELINE = {"__main__.py", "book.py", "cache.py", "certify.py", "provenance.py", "readme.py", "runner.py"}
 RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
-RESULTS_CODE = "MODULARITY_RESULTS_CODE"  # the code hash the published results were computed with
 _computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render
 
 
@@ -79,12 +78,8 @@ def code_files() -> dict[str, str]:
     return files
 
 
-def hash_of_code(files: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
-
-
 def code_hash() -> str:
-    return hash_of_code(code_files())
+    return hashlib.sha256(json.dumps(code_files(), sort_keys=True).encode()).hexdigest()
 
 
 def record_loaded_code() -> None:
@@ -95,8 +90,8 @@ def record_loaded_code() -> None:
         code_files()  # a notebook that cached nothing: every loaded computation module computed its numbers
 
 
-def cache_key(params: dict, seed: int, code: str | None = None) -> str:
-    blob = json.dumps({"code": code or code_hash(), "params": params, "seed": seed}, sort_keys=True, default=str)
+def cache_key(params: dict, seed: int) -> str:
+    blob = json.dumps({"code": code_hash(), "params": params, "seed": seed}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -147,17 +142,14 @@ def load_checked(path: Path):
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
 
 
-def _published_result(namespace: str, names: list[str]) -> tuple[Any, bytes | None]:
+def _published_result(namespace: str, name: str) -> tuple[Any, bytes | None]:
     """``(value, stored bytes)`` of a published result, or ``(None, None)``."""
     folder = os.environ.get(RESULTS_IN)
-    if not folder:
+    path = Path(folder) / namespace / f"{name}.pt.gz" if folder else None
+    if path is None or not path.exists():
         return None, None
-    for name in names:  # runs published before results were named by parameters alone used the cache key
-        path = Path(folder) / namespace / f"{name}.pt.gz"
-        if path.exists():
-            stored = path.read_bytes()
-            return torch.load(io.BytesIO(gzip.decompress(stored)), map_location="cpu", weights_only=False), stored
-    return None, None
+    stored = path.read_bytes()
+    return torch.load(io.BytesIO(gzip.decompress(stored)), map_location="cpu", weights_only=False), stored
 
 
 def _store_result(namespace: str, name: str, value, stored: bytes | None = None) -> None:
@@ -195,10 +187,7 @@ def note_training() -> None:
 def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any]) -> Any:
     """``compute()``'s result for this seed, loaded when already computed, else computed and saved."""
     name = f"seed{seed}-{cache_key(params, seed)}"
-    candidates = [published_name(params, seed), name]
-    if os.environ.get(RESULTS_CODE):  # results published under the cache key of the code that computed them
-        candidates.append(f"seed{seed}-{cache_key(params, seed, os.environ[RESULTS_CODE])}")
-    result, stored = _published_result(namespace, candidates)
+    result, stored = _published_result(namespace, published_name(params, seed))
     if result is None:
         path = data_root() / "cache" / namespace / f"{name}.pt"
         result = load_checked(path)

@@ -169,8 +169,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
                    "MODULARITY_DATA": str(data_root().resolve()),  # the kernel runs in notebooks/: never relative
                    "JUPYTER_RUNTIME_DIR": str(work / "runtime"),  # kernel connection files go with the work folder
                    cache.RESULTS_IN: str(published_paths.results) if render else None,
-                   cache.RENDER_ONLY_ENV: "1" if render else None,
-                   cache.RESULTS_CODE: cache.hash_of_code(previous["identity"]["results"]["code"]) if render else None}
+                   cache.RENDER_ONLY_ENV: "1" if render else None}
         env_before = {k: os.environ.get(k) for k in run_env}
         for key, value in run_env.items():
             if value is None:
