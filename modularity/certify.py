@@ -108,8 +108,5 @@ def certify(name: str, preset: str) -> str:
              "evidence": evidence, "commits": [old_commit, git["commit"]],
              "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     manifest["identity"].setdefault("certified", []).append(entry)
-    path = runner.RUNS / name / f"{preset}.json"
-    tmp_path = path.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp_path, path)
+    runner.write_manifest(runner.RUNS / name / f"{preset}.json", manifest)
     return f"{name} @ {preset}: certified {', '.join(changed)} ({entry['evidence']})"

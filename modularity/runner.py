@@ -14,6 +14,7 @@ in seconds, without training) or ``stale`` (the first changed: rerun).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -140,7 +141,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
     overrides = overrides or {}
     source = notebook_source(name)
     params = resolved_parameters(name, preset, overrides)
-    data_root()  # a missing or unwritable data root fails here, before anything runs
+    root = data_root().resolve()  # a missing or unwritable data root fails here, before anything runs
     published_paths = run_paths(name, preset, overrides)
     paths = destination or published_paths
     previous = read_manifest(name, preset) if render else None
@@ -152,7 +153,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
                              "commit first, or add -p overrides to keep the run in runs_local/")
     if paths.published and destination is None:
         _check_writable(paths.notebook.parent)
-    _warn_if_low_disk(data_root())
+    _warn_if_low_disk(root)
     LOCAL_RUNS.mkdir(parents=True, exist_ok=True)
     lock = _acquire_lock(name, preset)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-{preset}-", dir=LOCAL_RUNS))
@@ -166,24 +167,19 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         notebook.metadata["language_info"] = {"name": "python"}
         jupytext.write(notebook, source_nb)
         run_env = {provenance.ENV: str(prov), "MODULARITY_PROGRESS": "0", cache.RESULTS_OUT: str(results_out),
-                   "MODULARITY_DATA": str(data_root().resolve()),  # the kernel runs in notebooks/: never relative
+                   "MODULARITY_DATA": str(root),  # the kernel runs in notebooks/: never relative
                    "JUPYTER_RUNTIME_DIR": str(work / "runtime"),  # kernel connection files go with the work folder
                    cache.RESULTS_IN: str(published_paths.results) if render else None,
                    cache.RENDER_ONLY_ENV: "1" if render else None}
-        env_before = {k: os.environ.get(k) for k in run_env}
-        for key, value in run_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if progress:  # papermill logs the kernel's printed lines (per-seed progress) at INFO
             _show_papermill_log()
         started, t0 = dt.datetime.now(dt.timezone.utc), time.time()
         try:
-            papermill.execute_notebook(
-                str(source_nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=progress,
-                log_output=progress, cwd=str(NOTEBOOKS),
-            )
+            with _environment(run_env):
+                papermill.execute_notebook(
+                    str(source_nb), str(out_nb), parameters=params, kernel_name="python3", progress_bar=progress,
+                    log_output=progress, cwd=str(NOTEBOOKS),
+                )
         except (Exception, KeyboardInterrupt) as error:  # papermill's errors, plain ones (kernel died), Ctrl-C
             kept = LOCAL_RUNS / name / f"{preset}-failed.ipynb"
             kept.parent.mkdir(parents=True, exist_ok=True)
@@ -194,12 +190,6 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
                 raise
             raise RunError(f"notebook {name!r} failed at preset {preset!r}: {_first_line(error)}; "
                            f"partial output kept in {kept.relative_to(REPO)}") from None
-        finally:
-            for key, value in env_before.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         wall = time.time() - t0
         executed = _without_identity_cell(out_nb)
         recorded = provenance.read(prov)
@@ -243,6 +233,25 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         shutil.rmtree(work, ignore_errors=True)
         lock.unlink(missing_ok=True)
     return paths
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str | None]):
+    """Set (or, for None, unset) environment variables for the kernel; restore them afterwards."""
+    before = {key: os.environ.get(key) for key in values}
+
+    def apply(settings: dict[str, str | None]) -> None:
+        for key, value in settings.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    apply(values)
+    try:
+        yield
+    finally:
+        apply(before)
 
 
 def _check_writable(folder: Path) -> None:
@@ -332,12 +341,17 @@ def _publish(executed: Path, manifest: dict, paths: RunPaths, results: Path | No
         if results.is_dir():
             shutil.move(str(results), str(paths.results))
         shutil.rmtree(old, ignore_errors=True)
-    tmp_manifest = paths.manifest.with_suffix(".json.tmp")
-    tmp_manifest.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     tmp_notebook = paths.notebook.with_suffix(".ipynb.tmp")
     os.replace(executed, tmp_notebook)
     os.replace(tmp_notebook, paths.notebook)
-    os.replace(tmp_manifest, paths.manifest)
+    write_manifest(paths.manifest, manifest)
+
+
+def write_manifest(path: Path, manifest: dict) -> None:
+    """Replace a manifest atomically (never a half-written one)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
 
 
 def read_manifest(name: str, preset: str) -> dict | None:
