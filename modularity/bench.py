@@ -1,6 +1,6 @@
 """``python -m modularity bench``: steps per second of base and mask training, against a reference.
 
-The reference is a direct transcription of the spec's formula as the original code computes it (two
+The reference is a direct transcription of the paper's formula as the original code computes it (two
 uniforms per element, g = −log(log(u₁+ε)/log(u₀+ε)+ε), s = σ((l+g)/τ), m = s + stopgrad(1[s>0.5] − s), one
 batch chunk at a time, separate ops). Both are timed in the same run on the same model and batches, so the
 ratio is meaningful on a noisy machine. Each case runs in its own process so its peak memory is its own.
@@ -45,7 +45,7 @@ def reference_hard_sample(logit: torch.Tensor, uniform: torch.Tensor) -> torch.T
 
 
 def equivalence_evidence(n: int = 200_000, seed: int = 0) -> dict:
-    """The project's sampler against the spec's formula: exact forward and matching straight-through
+    """The project's sampler against the paper's formula: exact forward and matching straight-through
     gradient for one fixed uniform draw, P(m=1) = σ(l), and the original's two-uniform noise distribution."""
     from modularity import masking
 

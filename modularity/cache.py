@@ -19,13 +19,13 @@ import io
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from modularity import provenance
+from modularity.checked_files import read_checked, write_checked
 from modularity.data.root import data_root
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -110,16 +110,9 @@ def save_checked(path: Path, value) -> None:
     """Write ``value`` atomically with a ``.sha256`` beside it; no partial file is left on failure."""
     buffer = io.BytesIO()
     torch.save(value, buffer)
-    data = buffer.getvalue()
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        path.with_name(path.name + ".sha256").write_text(hashlib.sha256(data).hexdigest() + "\n")
+        write_checked(path, buffer.getvalue())
     except OSError as error:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise OSError(f"could not write the cache entry {path}: {error.strerror or error}; free space or fix the "
                       f"folder's permissions (or point MODULARITY_DATA elsewhere), then rerun: finished seeds are "
                       "kept") from None
@@ -127,19 +120,8 @@ def save_checked(path: Path, value) -> None:
 
 def load_checked(path: Path):
     """The stored value, or None when absent or damaged (damaged entries are moved aside with a warning)."""
-    if not path.exists():
-        return None
-    sidecar = path.with_name(path.name + ".sha256")
-    data = path.read_bytes()
-    expected = sidecar.read_text().strip() if sidecar.exists() else None
-    if expected != hashlib.sha256(data).hexdigest():
-        aside = path.with_name(path.name + ".damaged")
-        os.replace(path, aside)
-        sidecar.unlink(missing_ok=True)
-        why = "has no checksum" if expected is None else "does not match its checksum"
-        warnings.warn(f"cache entry {path} {why}; moved to {aside.name} and recomputing", stacklevel=3)
-        return None
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    data = read_checked(path, "cache entry", "recomputing")
+    return None if data is None else torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
 
 
 def _published_result(namespace: str, name: str) -> tuple[Any, bytes | None]:

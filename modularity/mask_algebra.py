@@ -1,4 +1,4 @@
-"""Binary masks keyed by parameter name, and the comparisons the papers report (spec §2.1, pitfall 11)."""
+"""Binary masks keyed by parameter name, and the comparisons the papers report."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class Mask:
 
     @classmethod
     def from_logits(cls, logits: Mapping[str, torch.Tensor]) -> "Mask":
-        """The final deterministic mask of trained logits: logit > 0 (spec §1.7)."""
+        """The final deterministic mask of trained logits: logit > 0."""
         return cls({name: logit.detach().cpu() > 0 for name, logit in logits.items()})
 
     @property

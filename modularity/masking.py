@@ -1,4 +1,4 @@
-"""Differentiable binary weight masks (Csordás et al., ICLR 2021; spec weight_masks.md §1).
+"""Differentiable binary weight masks (Csordás et al., ICLR 2021).
 
 One logit per masked scalar weight, initialised to 2. During mask training every forward call draws K hard
 Gumbel-sigmoid (logistic-noise) samples per masked tensor; sample k multiplies the frozen weight for the
@@ -26,7 +26,7 @@ MASK_INIT = 2.0
 def masked_parameter_names(
     model: nn.Module, *, mask_biases: bool = False, mask_layernorm: bool = True
 ) -> list[str]:
-    """Names of the parameters a mask covers (spec §1.8).
+    """Names of the parameters a mask covers.
 
     Embeddings are never masked; biases only when ``mask_biases``; LayerNorm γ and β follow
     ``mask_layernorm`` whatever their names (the original masks LayerNorm β although torch calls it bias).
@@ -109,7 +109,7 @@ class MaskLogits(nn.Module):
         return zip(self.names, self.logits)
 
     def penalty(self) -> torch.Tensor:
-        """Σ of all raw logits (the regulariser of spec §1.5; the caller scales it by β/B)."""
+        """Σ of all raw logits (the regulariser; the caller scales it by β/B)."""
         return sum(logit.sum() for logit in self.logits)
 
     def binary(self) -> Mask:
@@ -256,7 +256,7 @@ def applied(model: nn.Module, mask: Mask, *, inverse: bool = False):
 
 
 def half_mask_drops(model: nn.Module, mask: Mask, early: Iterable[str], accuracy: Callable[[], float]) -> dict:
-    """The half-mask test (spec §1.7, §2.10): ``accuracy()`` with ``mask`` on every tensor (the reference),
+    """The half-mask test: ``accuracy()`` with ``mask`` on every tensor (the reference),
     and how much it drops when the mask is applied only to the ``early`` tensors, or only to the others
     (tensors left out keep all their weights)."""
     early = [n for n in mask.names if n in set(early)]
@@ -278,7 +278,7 @@ def first_half(names: Iterable[str], round_up: bool) -> list[str]:
 def frozen_weights(model: nn.Module) -> Callable[[], None]:
     """Set ``requires_grad=False`` on every weight; returns a function that restores the flags.
 
-    The original keeps weight gradients on and clips them together with the mask gradients (spec §5.6);
+    The original keeps weight gradients on and clips them together with the mask gradients;
     here only mask gradients exist and are clipped — a documented deviation.
     """
     flags = {p: p.requires_grad for p in model.parameters()}
@@ -305,7 +305,7 @@ def train_mask(
     progress: bool = True,
     rng_key: str | None = None,
 ) -> list[float]:
-    """Train one stage's logits on frozen weights (spec §1.5–1.6).
+    """Train one stage's logits on frozen weights.
 
     Loss = task loss of the K-sample masked network + (β / B)·Σ logits, with B the *base* batch size
     (``penalty_batch_size``); Adam on the logits only. The model is in eval mode (dropout off, BatchNorm on

@@ -95,3 +95,16 @@ def test_a_truncated_gzip_is_named_with_what_to_do(tiny_source, data_root):  # r
     path.write_bytes(path.read_bytes()[:12])
     with pytest.raises(root.DataError, match=r"a.gz cannot be read .*truncated or damaged"):
         prepare(tiny_source, ["toy"])
+
+
+def test_a_checked_file_round_trips_and_a_damaged_one_is_moved_aside(tmp_path):
+    from modularity.checked_files import read_checked, write_checked
+
+    path = tmp_path / "sub" / "blob.bin"
+    write_checked(path, b"payload")
+    assert read_checked(path, "blob", "recomputing") == b"payload"
+    path.write_bytes(b"paylo4d")
+    with pytest.warns(UserWarning, match=r"blob .*blob.bin: its checksum does not match; moved to blob.bin.damaged"):
+        assert read_checked(path, "blob", "recomputing") is None
+    assert not path.exists() and (tmp_path / "sub" / "blob.bin.damaged").exists()
+    assert read_checked(path, "blob", "recomputing") is None  # absent: no warning, nothing to do

@@ -93,7 +93,7 @@ def test_damaged_decoded_arrays_are_moved_aside_and_decoded_again(tmp_path):
     cache = tmp_path / "decoded.npz"
     np.savez(cache, x=np.arange(3))
     cache.with_name(cache.name + ".sha256").write_text("0" * 64 + "\n")
-    with pytest.warns(UserWarning, match="failed their checksum"):
+    with pytest.warns(UserWarning, match="its checksum does not match"):
         assert images._load_decoded(cache) is None
     assert not cache.exists() and cache.with_name("decoded.npz.damaged").exists()
 

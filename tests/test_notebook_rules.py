@@ -59,7 +59,8 @@ CITES_WORKING_NOTES = re.compile(r"weight_masks\.md|clustering\.md|\bspec §|\bs
 
 
 def test_the_book_never_cites_our_working_notes():
-    sources = [*runner.NOTEBOOKS.glob("*.py"), *(runner.REPO / "book").glob("*.md")]
+    """Nor do the package's docstrings, which an API reference would show."""
+    sources = [*runner.NOTEBOOKS.glob("*.py"), *(runner.REPO / "book").glob("*.md"), *cache.PACKAGE_DIR.rglob("*.py")]
     for path in sources:
         found = CITES_WORKING_NOTES.search(path.read_text())
         assert not found, f"{path.name} cites the project's working notes ({found.group(0)!r}); cite the paper"

@@ -1,4 +1,4 @@
-"""Two-digit addition / multiplication modulo 100 (spec weight_masks.md §2.1).
+"""Two-digit addition / multiplication modulo 100 (Csordás et al. 2021, "+/*").
 
 Inputs are 42-d: one-hot(10) of the little-endian digits [a₀, a₁, b₀, b₁] followed by one-hot(op).
 Targets are the two little-endian digits of (a+b) mod 100 or (a·b) mod 100.

@@ -1,4 +1,4 @@
-"""DeepMind Mathematics (Saxton et al. 2019) for the weight-mask paper (spec weight_masks.md §2.8).
+"""DeepMind Mathematics (Saxton et al. 2019) for the weight-mask paper.
 
 Reads the v1.0 text layout (``<regime>/<module>.txt``, question and answer on alternating lines), so a user
 who has the official files can drop them into ``<data root>/dm_math/v1.0``. Without them, the files are

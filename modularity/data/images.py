@@ -12,16 +12,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import os
 import pickle
 import tarfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from modularity.checked_files import read_checked, write_checked
 from modularity.data import registry
 from modularity.data.root import DataError, data_root, dataset_dir, verify
 
@@ -49,8 +48,8 @@ HOLDOUT_SEED = 0xC1CAFA52
 
 
 def holdout_split(n: int, seed: int = HOLDOUT_SEED) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices ``(train, holdout)`` of the weight-mask paper's 80/20 split of a training set (spec
-    weight_masks.md §2.5): item i trains when ``RandomState(seed).rand(n)[i] > 0.2``. Index-based, so every
+    """Indices ``(train, holdout)`` of the weight-mask paper's 80/20 split of a training set:
+    item i trains when ``RandomState(seed).rand(n)[i] > 0.2``. Index-based, so every
     source of the same images in the same order selects the same ones."""
     trains = np.random.RandomState(seed).rand(n) > 0.2
     return torch.from_numpy(np.flatnonzero(trains)), torch.from_numpy(np.flatnonzero(~trains))
@@ -158,12 +157,9 @@ def _load_cifar10_jpeg() -> ImageSet:
     if arrays is None:
         arrays = decode_cifar10_jpeg(folder / "cifar10_jpeg.tar.gz",
                                      np.load(folder / "train_labels_official_order.npy"))
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        os.replace(tmp, cache)
-        cache.with_name(cache.name + ".sha256").write_text(digest + "\n")
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        write_checked(cache, buffer.getvalue())
     registry.record("cifar10_jpeg", "JPEG copy (lossy pixels, quality 75)", checksums)
     return ImageSet(*(torch.from_numpy(arrays[k].astype(np.int64) if k.startswith("y") else arrays[k])
                       for k in ("x_train", "y_train", "x_test", "y_test")), source="JPEG copy (lossy pixels)")
@@ -171,15 +167,8 @@ def _load_cifar10_jpeg() -> ImageSet:
 
 def _load_decoded(cache: Path) -> dict[str, np.ndarray] | None:
     """The decoded arrays, or None when absent or damaged (a damaged file is moved aside with a warning)."""
-    if not cache.exists():
-        return None
-    sidecar = cache.with_name(cache.name + ".sha256")
-    data = cache.read_bytes()
-    if not sidecar.exists() or sidecar.read_text().strip() != hashlib.sha256(data).hexdigest():
-        os.replace(cache, cache.with_name(cache.name + ".damaged"))
-        sidecar.unlink(missing_ok=True)
-        warnings.warn(f"decoded CIFAR-10 arrays {cache} failed their checksum; moved aside, decoding again",
-                      stacklevel=3)
+    data = read_checked(cache, "decoded CIFAR-10 arrays", "decoding again")
+    if data is None:
         return None
     with np.load(io.BytesIO(data)) as arrays:
         return {k: arrays[k] for k in arrays.files}

@@ -1,4 +1,4 @@
-"""Double addition, the "+/+" task (spec weight_masks.md §2.2): two independent pairs per example, each
+"""Double addition, the "+/+" task: two independent pairs per example, each
 to be added modulo 100 — the same function applied to two different inputs.
 
 Input (80-d): one-hot(10) at [pair, operand, digit] (digits little-endian), index

@@ -1,4 +1,4 @@
-"""The addition / multiplication experiment of spec weight_masks.md §2.1, one seed at a time.
+"""The addition / multiplication experiment of Csordás et al. 2021, one seed at a time.
 
 Base training on both operations, then three freshly initialised mask stages on the frozen weights —
 control (both operations), add only, mul only — and the analyses of the paper: accuracies with each mask
@@ -150,7 +150,7 @@ def op_confusion_with(model, mask, data) -> torch.Tensor:
 
 
 def evaluate_conditions(model, masks: dict, valid: ar.ArithmeticSet) -> dict[str, dict[str, float]]:
-    """Accuracy on the add and mul validation subsets for Full, +, ¬+, *, ¬* (spec §2.1 metric 1)."""
+    """Accuracy on the add and mul validation subsets for Full, +, ¬+, *, ¬* (the paper's accuracy bar plot)."""
     conditions = {"full": (masks["control"], False), "add": (masks["add"], False), "notadd": (masks["add"], True),
                   "mul": (masks["mul"], False), "notmul": (masks["mul"], True)}
     results = {}

@@ -1,4 +1,4 @@
-"""CIFAR-10 class removal and mask stability (spec weight_masks.md §2.5, §2.6), one seed at a time.
+"""CIFAR-10 class removal and mask stability (Csordás et al. 2021), one seed at a time.
 
 Base training of the simple CNN (or the CIFAR ResNet), then a control mask on all classes and one mask per
 removed class, each with the output layer copied from the control mask and frozen. The removal masks share
@@ -286,7 +286,7 @@ def stability_pairs(seed: int, n_pairs: int) -> list[tuple[int, int]]:
 
 def run_stability(settings: Settings, seed: int, data: CifarData, n_pairs: int, copy_first_output: bool = True,
                   base_store=None, store=None, progress: bool = True) -> dict:
-    """Two masks per random class pair, differing only in data order; their IoU (spec §2.6).
+    """Two masks per random class pair, differing only in data order; their IoU.
 
     With ``copy_first_output`` (the original's ``keep_last_layer`` quirk) every mask after the very first
     copies and freezes the output layer of that first mask; the IoU is also reported without the output

@@ -1,4 +1,4 @@
-"""The Mathematics experiment of the weight-mask paper (spec weight_masks.md §2.8), one module and seed at a
+"""The Mathematics experiment of the weight-mask paper, one module and seed at a
 time: a Transformer trained on easy, medium and hard problems; a control mask on all of them and a mask on
 the easy problems only; exact-match accuracy on the held-out hard problems with each."""
 

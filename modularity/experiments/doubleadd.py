@@ -1,4 +1,4 @@
-"""The double-addition ("+/+") experiment of spec weight_masks.md §2.2, one seed at a time.
+"""The double-addition ("+/+") experiment of Csordás et al. 2021, one seed at a time.
 
 Base training on both pairs, then three mask stages on the frozen weights — control (both pairs), pair 1
 only, pair 2 only — and the per-pair accuracies with each mask and its inverse, also with the input and
@@ -34,7 +34,7 @@ class Settings:
     batch_size: int = 128
     lr: float = 1e-3
     mask_lr: float = 1e-2
-    beta: float = 4e-4  # the spec's β for the FNN; 1e-4 for the LSTM
+    beta: float = 4e-4  # the paper's β for the FNN; 1e-4 for the LSTM
     n_mask_samples: int = 4
     grad_clip: float = 1.0
     lstm_mode: str = "together"

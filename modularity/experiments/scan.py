@@ -1,4 +1,4 @@
-"""SCAN through weight masks (spec weight_masks.md §2.7), one seed at a time.
+"""SCAN through weight masks (Csordás et al. 2021, Fig. 4), one seed at a time.
 
 Base training on the simple split, then one mask per split — ``simple`` (the full problem), ``jump``,
 ``length``, ``turn_left`` — each trained on that split's *training* data, and test accuracies with the

@@ -65,6 +65,7 @@ def mask_stage(model: torch.nn.Module, names: list[str], stage: str, batch_at_st
 
 
 def probability_histogram(logits: dict[str, torch.Tensor], bins: int = 500) -> torch.Tensor:
-    """Counts of σ(logit) over all of a stage's tensors in ``bins`` equal bins of [0, 1] (spec §2.11)."""
+    """Counts of σ(logit) over all of a stage's tensors in ``bins`` equal bins of [0, 1], as the paper's
+    mask-value histograms count them."""
     values = torch.cat([torch.sigmoid(t.float()).flatten() for t in logits.values()])
     return torch.histogram(values, bins=bins, range=(0.0, 1.0))[0]

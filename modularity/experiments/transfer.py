@@ -1,4 +1,4 @@
-"""Sequential permuted-MNIST tasks with joint weight + mask training (spec weight_masks.md §2.9).
+"""Sequential permuted-MNIST tasks with joint weight + mask training (Csordás et al. 2021).
 
 There is no base training. For each task p = 0, 1, …: the weights used by an earlier task's mask (U, the
 union of their masks, the first layer excluded) keep their values and are frozen; every other weight is

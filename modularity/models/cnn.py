@@ -28,7 +28,7 @@ class SmallCNN(nn.Module):
 
 
 class CifarCNN(nn.Module):
-    """The simple CNN of Csordás et al. (spec weight_masks.md §2.5): four 3×3 convs (32, 64, 128, 256
+    """The simple CNN of Csordás et al. (CIFAR-10 experiments): four 3×3 convs (32, 64, 128, 256
     channels × ``width``), max-pools after the first three, dropout 0.25 after the third conv and 0.5
     after the fourth (``dropout=False`` removes both), global average pooling, a Linear output layer."""
 

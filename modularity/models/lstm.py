@@ -1,5 +1,5 @@
 """The project's own LSTM cell (masks need a different weight per batch chunk, which ``nn.LSTM``'s fused
-kernel cannot take) and the add/mul LSTM of spec weight_masks.md §2.1."""
+kernel cannot take) and the add/mul LSTM of Csordás et al. 2021."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Networks for the double-addition task (spec weight_masks.md §2.2), built from the project's MLP and
+"""Networks for the double-addition task (Csordás et al. 2021, "+/+"), built from the project's MLP and
 LSTM cell so masks, keyed by parameter name, work on them unchanged."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The CIFAR ResNet of He et al. (spec weight_masks.md §2.5): a 3×3 conv, three stages of n BasicBlocks
+"""The CIFAR ResNet of He et al. (CIFAR-10 experiments): a 3×3 conv, three stages of n BasicBlocks
 (16, 32, 64 channels; stride 2 at the second and third), global average pooling, a Linear output layer;
 depth 6n + 2 (ResNet-110: n = 18). A 1×1 conv + BatchNorm projects the shortcut where the shape changes."""
 

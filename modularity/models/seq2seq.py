@@ -1,4 +1,4 @@
-"""Encoder–decoder models of the weight-mask paper (spec weight_masks.md §2.7, §2.8), written so that masks
+"""Encoder–decoder models of the weight-mask paper (Csordás et al. 2021, SCAN and Mathematics), written so that masks
 keyed by parameter name work on them: the project's LSTM cell, and a Transformer whose attention,
 feed-forward and LayerNorm parameters are plain modules (no fused kernels that a vmapped mask cannot enter).
 
