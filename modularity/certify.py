@@ -26,7 +26,7 @@ from modularity import runner
 from modularity.data.root import KNOWN_FILES, data_root
 from modularity.parameters import ParameterError
 
-TIMING_MARKERS = ("per_s", "speedup", "_ms_", "wall_time", "seconds")  # measurements of time, not results
+TIMING_MARKERS = ("per_s", "speedup", "_ms_", "wall_time", "seconds", "timing")  # measurements of time, not results
 
 
 def is_timing(metric: str) -> bool:
@@ -37,6 +37,11 @@ def metric_differences(old: dict, new: dict) -> list[str]:
     """Metrics whose values differ (bit for bit), or that only one side has; time measurements excepted."""
     keys = sorted(k for k in set(old) | set(new) if not is_timing(k))
     return [k for k in keys if k not in old or k not in new or old[k] != new[k]]
+
+
+def stored_results(run: dict) -> set[tuple[str, str]]:
+    """(file, sha256) of a run's stored per-seed results, time measurements (a ``timing`` stage) excepted."""
+    return {(f, h) for f, h in run["identity"]["results_files"].items() if not is_timing(f)}
 
 
 def _fresh_data_root(folder: Path) -> Path:
@@ -90,7 +95,7 @@ def certify(name: str, preset: str) -> str:
         raise runner.RunError(f"the smoke preset of {name!r} does not load {', '.join(untested)}: it cannot certify "
                               "them; rerun the notebook")
     differences = metric_differences(old["metrics"], new["metrics"])
-    old_results, new_results = (set(run["identity"]["results_files"].values()) for run in (old, new))
+    old_results, new_results = (stored_results(run) for run in (old, new))
     # runs before nested results stopped being published separately store more files: compare what both store
     if not (old_results <= new_results or new_results <= old_results):
         differences.append("the stored per-seed results")
