@@ -12,6 +12,11 @@ class Mask:
     """An immutable set of boolean tensors keyed by fully-qualified parameter name."""
 
     def __init__(self, tensors: Mapping[str, torch.Tensor]):
+        for name, t in tensors.items():
+            if t.dtype != torch.bool and not ((t == 0) | (t == 1)).all():
+                odd = t[(t != 0) & (t != 1)].flatten()[0].item()
+                raise ValueError(f"mask tensor {name!r} holds {odd!r}: a mask is boolean (or 0/1); threshold "
+                                 "probabilities or logits yourself, e.g. Mask.from_logits(logits)")
         self._tensors = {name: t.detach().to(torch.bool) for name, t in tensors.items()}
 
     @classmethod

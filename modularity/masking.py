@@ -10,6 +10,8 @@ from the weights.
 from __future__ import annotations
 
 import contextlib
+import warnings
+import weakref
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -23,28 +25,79 @@ from modularity.mask_algebra import Mask
 MASK_INIT = 2.0
 
 
-def masked_parameter_names(
-    model: nn.Module, *, mask_biases: bool = False, mask_layernorm: bool = True
-) -> list[str]:
-    """Names of the parameters a mask covers.
+NEVER_MASKED = (nn.Embedding, nn.EmbeddingBag)  # a lookup table, not a connection between units
 
-    Embeddings are never masked; biases only when ``mask_biases``; LayerNorm γ and β follow
-    ``mask_layernorm`` whatever their names (the original masks LayerNorm β although torch calls it bias).
+
+def masked_parameter_names(
+    model: nn.Module, *, mask_biases: bool = False, mask_layernorm: bool = True,
+    include: Iterable[str] = (), exclude: Iterable[str] = (),
+) -> list[str]:
+    """Names of the parameters a mask covers, in ``model.named_parameters()`` order, chosen by module type.
+
+    Embedding tables are never masked; biases (a module's parameters whose own name contains ``bias``, e.g.
+    ``nn.LSTM``'s ``bias_ih_l0``) only when ``mask_biases``; LayerNorm γ and β follow ``mask_layernorm``
+    (the original masks LayerNorm β although torch calls it bias). ``include`` adds and ``exclude`` removes
+    parameters by full name or by module name (a module's name covers all its parameters); a name that is
+    neither raises ``ValueError``. A tied parameter appears once, under the name ``named_parameters()`` gives.
     """
-    names = []
+    owners = {}  # parameter name -> (module, own name), first owner of each tensor only
+    seen = set()
     for module_name, module in model.named_modules():
-        for param_name, _ in module.named_parameters(recurse=False):
-            full = f"{module_name}.{param_name}" if module_name else param_name
-            if isinstance(module, nn.Embedding) or "embedding" in full:
-                continue
-            if isinstance(module, nn.LayerNorm):
-                if mask_layernorm:
-                    names.append(full)
-                continue
-            if "bias" in param_name and not mask_biases:
-                continue
-            names.append(full)
-    return names
+        for param_name, param in module.named_parameters(recurse=False):
+            if id(param) not in seen:
+                seen.add(id(param))
+                owners[f"{module_name}.{param_name}" if module_name else param_name] = (module, param_name)
+
+    def chosen_by_type(module: nn.Module, param_name: str) -> bool:
+        if isinstance(module, NEVER_MASKED):
+            return False
+        if isinstance(module, nn.LayerNorm):
+            return mask_layernorm
+        return mask_biases or "bias" not in param_name
+
+    modules = dict(model.named_modules())
+
+    def expand(names: Iterable[str], role: str) -> set[str]:
+        found = set()
+        for name in names:
+            if name in owners:
+                found.add(name)
+            elif name in modules and name:
+                found |= {full for full in owners if full.startswith(name + ".")}
+            else:
+                raise ValueError(f"{role} names {name!r}, which is neither a parameter nor a module of the model; "
+                                 f"its parameters are: {', '.join(owners)}")
+        return found
+
+    included, excluded = expand(include, "include"), expand(exclude, "exclude")
+    return [name for name, (module, param_name) in owners.items()
+            if (chosen_by_type(module, param_name) or name in included) and name not in excluded]
+
+
+def parameters_named(model: nn.Module, names: Iterable[str], what: str = "the mask") -> dict[str, nn.Parameter]:
+    """The model's parameters of the given names; ``ValueError`` naming the first the model does not have."""
+    params = dict(model.named_parameters())
+    for name in names:
+        if name not in params:
+            raise ValueError(f"{what} names tensor {name!r}, which the model does not have (a tied parameter goes "
+                             f"by the name named_parameters() gives); the model's parameters are: {', '.join(params)}")
+    return {name: params[name] for name in names}
+
+
+def check_mask_fits(model: nn.Module, mask: Mask) -> dict[str, nn.Parameter]:
+    """The masked parameters, after checking that each of the mask's tensors exists with the same shape."""
+    params = parameters_named(model, mask.names)
+    for name, keep in mask.items():
+        if keep.shape != params[name].shape:
+            raise ValueError(f"the mask's tensor {name!r} has shape {tuple(keep.shape)}, but the model's has "
+                             f"{tuple(params[name].shape)}")
+    return params
+
+
+def _shapes(model: nn.Module, names: Iterable[str]) -> tuple[dict[str, torch.Size], torch.device]:
+    params = parameters_named(model, list(names))
+    device = next(model.parameters()).device
+    return {name: param.shape for name, param in params.items()}, device
 
 
 class _HardConcreteSample(torch.autograd.Function):
@@ -98,12 +151,8 @@ class MaskLogits(nn.Module):
 
     @classmethod
     def for_model(cls, model: nn.Module, names: Iterable[str], init: float = MASK_INIT) -> "MaskLogits":
-        params = dict(model.named_parameters())
-        missing = [n for n in names if n not in params]
-        if missing:
-            raise KeyError(f"model has no parameter(s) {missing}")
-        device = next(iter(params.values())).device
-        return cls({n: params[n].shape for n in names}, init=init, device=device)
+        shapes, device = _shapes(model, names)
+        return cls(shapes, init=init, device=device)
 
     def items(self) -> Iterator[tuple[str, nn.Parameter]]:
         return zip(self.names, self.logits)
@@ -151,12 +200,8 @@ class StagedMaskLogits(MaskLogits):
     @classmethod
     def for_model(cls, model: nn.Module, names: Iterable[str], n_stages: int = 1,
                   init: float = MASK_INIT) -> "StagedMaskLogits":
-        params = dict(model.named_parameters())
-        missing = [n for n in names if n not in params]
-        if missing:
-            raise KeyError(f"model has no parameter(s) {missing}")
-        device = next(iter(params.values())).device
-        return cls({n: params[n].shape for n in names}, n_stages, init=init, device=device)
+        shapes, device = _shapes(model, names)
+        return cls(shapes, n_stages, init=init, device=device)
 
     def stage(self, index: int) -> dict[str, torch.Tensor]:
         """Stage ``index``'s logits (detached, on the CPU), keyed by parameter name."""
@@ -192,10 +237,8 @@ def forward_with_samples(
 ):
     """Run ``model`` on a batch with ``n_samples`` fresh mask samples, one per contiguous batch chunk.
 
-    All K samples go through the model in one vmapped call (batched matmuls, grouped ops). A model can run one
-    call per chunk instead: ``vmap_mask_samples = False`` always (a recurrent network unrolled over many
-    steps, where vmap's per-op cost outweighs batching), ``"gpu"`` on a CPU (convolutions, whose grouped
-    form is slow on a CPU).
+    All K samples go through the model in one vmapped call (batched matmuls, grouped ops) where it can, else one
+    call per chunk (see ``uses_vmap``). Torch's fused attention path is off meanwhile.
     Tensors named in ``frozen`` use their deterministic mask (logit > 0) instead. With
     ``StagedMaskLogits`` of S stages the batch is S blocks, one per stage, each cut into K chunks. ``inputs``
     is one batch-first tensor or a tuple of them (the model's positional arguments).
@@ -221,13 +264,57 @@ def forward_with_samples(
     def run_chunk(chunk_weights, *chunk):
         return functional_call(model, chunk_weights, chunk, strict=False)
 
-    vmapped = getattr(model, "vmap_mask_samples", True)
-    if vmapped is False or (vmapped == "gpu" and inputs[0].device.type == "cpu"):
+    def chunk_by_chunk():
         outs = [run_chunk({n: w[g] for n, w in weights.items()}, *(c[g] for c in chunks)) for g in range(groups)]
-        out = torch.utils._pytree.tree_map(lambda *parts: torch.stack(parts), *outs)
-    else:
-        out = vmap(run_chunk, randomness="different")(weights, *chunks)
+        return torch.utils._pytree.tree_map(lambda *parts: torch.stack(parts), *outs)
+
+    with attention_fastpath_disabled():
+        if not uses_vmap(model, inputs[0].device):
+            out = chunk_by_chunk()
+        else:
+            try:
+                out = vmap(run_chunk, randomness="different")(weights, *chunks)
+            except RuntimeError as error:
+                if not any(sign in str(error) for sign in VMAP_FAILURES):
+                    raise
+                _NO_VMAP[model] = str(error).splitlines()[0]
+                out = chunk_by_chunk()
     return torch.utils._pytree.tree_map(lambda t: t.reshape(batch, *t.shape[2:]), out)
+
+
+# what torch says when a module cannot run under vmap (fused RNNs, .item(), in-place ops on captured tensors)
+VMAP_FAILURES = ("Batching rule not implemented", "vmap", "batched tensor", "BatchedTensor")
+_NO_VMAP: "weakref.WeakKeyDictionary[nn.Module, str]" = weakref.WeakKeyDictionary()
+
+
+def uses_vmap(model: nn.Module, device: torch.device) -> bool:
+    """Whether the K mask samples go through ``model`` in one vmapped call (else one call per chunk).
+
+    A model may say so with ``vmap_mask_samples``: ``False`` always loops (a recurrent network unrolled over
+    many steps, where vmap's per-op cost outweighs batching), ``"gpu"`` loops on a CPU (convolutions, whose
+    grouped form is slow there). Otherwise vmap is tried and a model it fails on (``nn.LSTM``, ``nn.GRU``:
+    torch has no batching rule for the fused kernels) loops from then on — the same numbers, more calls.
+    """
+    choice = getattr(model, "vmap_mask_samples", True)
+    if choice is False or (choice == "gpu" and device.type == "cpu"):
+        return False
+    return model not in _NO_VMAP
+
+
+@contextlib.contextmanager
+def attention_fastpath_disabled():
+    """Turn off torch's fused inference path of ``nn.MultiheadAttention`` / ``nn.TransformerEncoderLayer``
+    (it has no derivative, and mask training runs the model in eval mode); restores the setting."""
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None or not hasattr(mha, "set_fastpath_enabled"):
+        yield
+        return
+    before = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(before)
 
 
 @contextlib.contextmanager
@@ -236,10 +323,7 @@ def applied(model: nn.Module, mask: Mask, *, inverse: bool = False):
 
     Tensors the mask does not name are left intact, so a mask of a subset of tensors is a partial mask.
     """
-    params = dict(model.named_parameters())
-    unknown = [n for n in mask.names if n not in params]
-    if unknown:
-        raise KeyError(f"mask names parameters the model does not have: {unknown}")
+    params = check_mask_fits(model, mask)
     saved = {}
     try:
         with torch.no_grad():
@@ -314,6 +398,12 @@ def train_mask(
     """
     from modularity.train import fit
 
+    if n_steps < 1:
+        raise ValueError(f"n_steps is {n_steps}: mask training needs at least one step (the logits start at "
+                         f"{MASK_INIT}, every weight kept)")
+    if beta < 0:
+        raise ValueError(f"beta is {beta}: the regulariser pushes logits down to remove weights, so β must be ≥ 0 "
+                         "(β < 0 would reward keeping every weight)")
     frozen = set(frozen)
     trainable = [logit for name, logit in logits.items() if name not in frozen]
     if isinstance(logits, StagedMaskLogits) and clip is not None:
@@ -329,8 +419,33 @@ def train_mask(
         return task_loss(out, targets) + scale * logits.penalty()
 
     try:
-        return fit(trainable, loss_at_step, n_steps, lr=lr, clip=clip, desc=desc, checkpoint=checkpoint,
-                   progress=progress, rng_key=rng_key)
+        losses = fit(trainable, loss_at_step, n_steps, lr=lr, clip=clip, desc=desc, checkpoint=checkpoint,
+                     progress=progress, rng_key=rng_key)
     finally:
         restore_flags()
         model.train(was_training)
+    share = undecided_share(logit for name, logit in logits.items() if name not in frozen)
+    if share > MOSTLY_UNDECIDED:
+        warnings.warn(f"{desc}: after {n_steps} steps {share:.0%} of the mask's logits are still undecided "
+                      f"({UNDECIDED[0]} < σ(logit) < {UNDECIDED[1]}), so its binary mask (logit > 0) says little; "
+                      "train for more steps or with a larger learning rate", UndecidedMaskWarning, stacklevel=2)
+    return losses
+
+
+UNDECIDED = (0.05, 0.95)  # σ(logit) strictly between these: the mask has not decided on that weight
+MOSTLY_UNDECIDED = 0.5
+
+
+class UndecidedMaskWarning(UserWarning):
+    """Most logits of a trained mask are still near their start: too few steps or too small a learning rate."""
+
+
+def undecided_share(logits: Iterable[torch.Tensor]) -> float:
+    """The fraction of logits with σ(logit) strictly inside ``UNDECIDED``."""
+    low, high = UNDECIDED
+    undecided = total = 0
+    for logit in logits:
+        probabilities = torch.sigmoid(logit.detach())
+        undecided += int(((probabilities > low) & (probabilities < high)).sum())
+        total += probabilities.numel()
+    return undecided / total if total else 0.0

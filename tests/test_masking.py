@@ -207,9 +207,9 @@ def test_mask_logits_save_load_round_trip(tmp_path):
 
 
 def test_unknown_names_are_refused():
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="'nope.weight'"):
         masking.MaskLogits.for_model(Probe(2), ["nope.weight"])
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="'nope.weight'"):
         with masking.applied(Probe(2), Mask({"nope.weight": torch.ones(1, dtype=torch.bool)})):
             pass
 

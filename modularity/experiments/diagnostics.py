@@ -10,7 +10,7 @@ from modularity import mask_algebra, masking
 from modularity.experiments import addmul, doubleadd, stages
 
 MODELS = ("addmul_fnn", "addmul_lstm", "doubleadd_fnn", "doubleadd_lstm")
-UNDECIDED = (0.05, 0.95)  # σ(logit) strictly between these is "undecided"
+UNDECIDED = masking.UNDECIDED  # σ(logit) strictly between these is "undecided"
 REMOVED_BELOW = 2e-4  # σ(logit) below this: a weight pushed far out of the mask
 
 
