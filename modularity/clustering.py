@@ -15,6 +15,7 @@ Isolated nodes (degree 0) are labelled −1 and take no part in clustering or n-
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import connected_components
 
+from modularity import tracing
 from modularity.kmeans import kmeans
 
 SHUFFLE_METHODS = ("layer", "layer_nonzero")
@@ -98,19 +100,26 @@ def remove_isolated(graph: LayeredGraph) -> LayeredGraph:
 
 
 def mlp_graph(model: torch.nn.Module) -> LayeredGraph:
-    """Units of every layer (inputs and logits included) joined by |w|; biases are ignored."""
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    """Units of every layer (inputs and logits included) joined by |w|; biases are ignored.
+
+    The ``nn.Linear`` layers are found by tracing the forward pass, in the order it uses them; a model whose
+    linear layers do not form a chain (a skip connection, a layer used twice, a convolution or LSTM in between)
+    raises ``tracing.GraphTracingError`` naming the module."""
+    linears = tracing.weighted_chain(model, (torch.nn.Linear,))
     return layered_graph([m.weight.detach().T for m in linears])
 
 
 def cnn_graph(model: torch.nn.Module, norm: str = "induced_1") -> LayeredGraph:
     """One node per channel of every conv layer; the image→conv1 block and dense layers are left out.
 
+    The ``nn.Conv2d`` layers are found by tracing the forward pass up to the first ``nn.Linear``; they must form a
+    chain (pooling, normalisation and activations in between are fine; a residual connection is refused).
+
     The edge between input channel a and output channel b is a norm of |K[b, a]| (kh × kw):
     ``induced_1`` is the max column sum, what ``numpy.linalg.norm(slice, 1)`` computes in the original
     code and so what every published number used; ``entrywise_1`` is Σ|k|, what "L1 norm" usually means.
     """
-    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    convs = tracing.weighted_chain(model, (torch.nn.Conv2d,), stop_at=(torch.nn.Linear,))
     if len(convs) < 2:
         raise ValueError("a channel graph needs at least two conv layers")
     mats = []
@@ -267,13 +276,26 @@ def shuffled_weights(graph: LayeredGraph, method: str, seeds: list[int]) -> list
     return out
 
 
+SHUFFLES_FOR_5_PERCENT = 19  # 1/(19 + 1) = 0.05
+
+
+class FewShufflesWarning(UserWarning):
+    """Too few shuffles for 'below every shuffle' to be a test at the 5% level."""
+
+
 def clusterability(graph: LayeredGraph, k: int, n_shuffles: int, method: str = "layer", seed: int = 0,
                    progress=None) -> dict:
     """n-cut of the graph against ``n_shuffles`` shuffles of it: percentile p, z-score, significance.
 
-    p = (1 + #{shuffled n-cut < n-cut}) / (n + 1) (left tail); significant ⇔ below every shuffle, i.e.
-    p = 1/(n+1); z uses the population std of the shuffled n-cuts, as in the original.
+    p = (1 + #{shuffled n-cut < n-cut}) / (n + 1) (left tail); z uses the population std of the shuffled
+    n-cuts, as in the original. ``significant`` means *below every shuffle*, i.e. p = 1/(n+1), the smallest p
+    that n shuffles can give: it is a test at level 1/(n+1), so it means p < 0.05 only from n = 19 shuffles on
+    (the papers use 50 or 320), and fewer shuffles raise a ``FewShufflesWarning``.
     """
+    if n_shuffles < SHUFFLES_FOR_5_PERCENT:
+        warnings.warn(f"with {n_shuffles} shuffles the smallest possible p is 1/{n_shuffles + 1} = "
+                      f"{1 / (n_shuffles + 1):.3f}: 'significant' (below every shuffle) then does not mean p < 0.05; "
+                      f"use at least {SHUFFLES_FOR_5_PERCENT} shuffles", FewShufflesWarning, stacklevel=2)
     _, true_ncut = spectral_clustering(graph, k, seed=seed)
     shuffles = []
     for start in range(0, n_shuffles, CHUNK):

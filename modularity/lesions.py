@@ -1,8 +1,9 @@
 """Lesions of neuron groups and the statistics of Hod et al. (importance and coherence of clusters).
 
-A lesion zeroes the incoming weights and biases of the chosen units, so their pre-activation and ReLU
-output are 0. ``lesioned`` does it as a context manager that restores the model exactly; ``lesion_masks`` +
-``forward_from`` do the same for many unit sets at once, recomputing only the layers after the lesion.
+A lesion sets the chosen units' output to 0 — for a Linear or Conv2d layer the same as zeroing their incoming
+weights and bias, so their pre-activation and ReLU output are 0. ``lesioned`` does it with forward hooks on any
+module, as a context manager that leaves the model as it was; ``lesion_masks`` + ``forward_from`` do the same
+for many unit sets of the package's ``MLP`` at once, recomputing only the layers after the lesion.
 
 Statistics: empirical percentiles against random same-size sets from the same layer, Fisher's combination
 per network, the Bates (Irwin–Hall mean) combination across networks, and Benjamini–Hochberg.
@@ -20,26 +21,42 @@ from scipy import stats
 
 
 @contextmanager
-def lesioned(layers: Sequence[torch.nn.Module], units: Sequence[Iterable[int]]):
-    """Zero the incoming weights and bias of ``units[i]`` of ``layers[i]`` (Linear rows / Conv2d output
-    channels) inside the block; the original values are restored afterwards, also after an exception."""
-    saved = []
+def lesioned(modules: Sequence[torch.nn.Module], units: Sequence[Iterable[int]], dim: int | None = None):
+    """Inside the block, the outputs ``units[i]`` of ``modules[i]`` are 0 (a forward hook); removed afterwards,
+    also after an exception, leaving the model exactly as it was.
+
+    Works on any module whose output is a tensor. The unit axis is ``dim``, by default 1 for convolutions
+    (channels) and the last axis otherwise (features of a ``Linear``, of any leading shape). For a Linear or
+    Conv2d this is the same as zeroing the units' incoming weights and bias: their pre-activation is 0, and so
+    is their ReLU output.
+    """
+    if len(modules) != len(units):
+        raise ValueError(f"{len(modules)} modules but {len(units)} unit lists: give one list of units per module")
+    handles = []
     try:
-        with torch.no_grad():
-            for layer, chosen in zip(layers, units):
-                index = torch.as_tensor(list(chosen), dtype=torch.long, device=layer.weight.device)
-                saved.append((layer, index, layer.weight[index].clone(),
-                              None if layer.bias is None else layer.bias[index].clone()))
-                layer.weight[index] = 0
-                if layer.bias is not None:
-                    layer.bias[index] = 0
+        for module, chosen in zip(modules, units):
+            handles.append(module.register_forward_hook(_zero_units(module, list(chosen), dim)))
         yield
     finally:
-        with torch.no_grad():
-            for layer, index, weight, bias in reversed(saved):
-                layer.weight[index] = weight
-                if bias is not None:
-                    layer.bias[index] = bias
+        for handle in handles:
+            handle.remove()
+
+
+def _zero_units(module: torch.nn.Module, units: list[int], dim: int | None):
+    axis = dim if dim is not None else (1 if isinstance(module, torch.nn.modules.conv._ConvNd) else -1)
+
+    def hook(_module, _inputs, output):
+        if not torch.is_tensor(output):
+            raise TypeError(f"{type(module).__name__} returns {type(output).__name__}, not a tensor: lesion the "
+                            "module that computes the units (e.g. a Linear inside it)")
+        size = output.shape[axis]
+        outside = [u for u in units if not -size <= u < size]
+        if outside:
+            raise ValueError(f"{type(module).__name__} has {size} units on axis {axis}; cannot lesion {outside}")
+        index = torch.as_tensor(units, dtype=torch.long, device=output.device)
+        return output.index_fill(axis, index, 0)
+
+    return hook
 
 
 @torch.no_grad()

@@ -103,9 +103,16 @@ def test_planted_modules_are_recovered_and_significant():
     truth = np.concatenate([np.arange(n) * modules // n for n in sizes])
     assert adjusted_rand_score(labels, truth) == 1.0
     assert value < 0.05  # almost no weight crosses modules
-    result = C.clusterability(graph, modules, n_shuffles=10, seed=0)
-    assert result["significant"] and result["p"] == pytest.approx(1 / 11)
+    result = C.clusterability(graph, modules, n_shuffles=19, seed=0)
+    assert result["significant"] and result["p"] == pytest.approx(1 / 20)
     assert result["z"] < -10
+
+
+def test_too_few_shuffles_for_a_5_percent_test_warn():
+    graph = C.layered_graph(planted_layers([8, 8, 4], 2, noise=1e-3))
+    with pytest.warns(C.FewShufflesWarning, match="smallest possible p is 1/19 = 0.053"):
+        result = C.clusterability(graph, 2, n_shuffles=18, seed=0)
+    assert result["significant"] and result["p"] == pytest.approx(1 / 19)  # below all 18, yet p > 0.05
 
 
 def test_random_glorot_mlp_ncut_matches_the_published_baseline():

@@ -17,14 +17,37 @@ def small_mlp(seed=0):
     return MLP(6, [5, 4], 3)
 
 
-def test_lesion_zeroes_incoming_weights_and_restores_exactly():
+def test_lesion_zeroes_the_units_and_leaves_the_model_as_it_was():
     model = small_mlp()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.randn(7, 6)
     with lesions.lesioned([model.layers[0]], [[1, 3]]):
-        assert torch.all(model.layers[0].weight[[1, 3]] == 0) and torch.all(model.layers[0].bias[[1, 3]] == 0)
         assert torch.all(lesions.hidden_activations(model, x)[0][:, [1, 3]] == 0)
+        lesioned_output = model(x)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert not model.layers[0]._forward_hooks
+    with torch.no_grad():  # the same as zeroing the units' incoming weights and bias
+        model.layers[0].weight[[1, 3]] = 0
+        model.layers[0].bias[[1, 3]] = 0
+    torch.testing.assert_close(lesioned_output, model(x))
+
+
+def test_lesions_work_on_a_user_sequential_and_conv_channels():
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 4 * 4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    x = torch.randn(6, 2, 6, 6)
+    seen = {}
+    model[1].register_forward_hook(lambda m, i, out: seen.update(conv=out))
+    model[4].register_forward_hook(lambda m, i, out: seen.update(dense=out))
+    with lesions.lesioned([model[0], model[3]], [[2], [0, 4]]):
+        model(x)
+    assert torch.all(seen["conv"][:, 2] == 0) and seen["conv"][:, [0, 1, 3]].abs().sum() > 0
+    assert torch.all(seen["dense"][:, [0, 4]] == 0) and seen["dense"][:, 1:4].abs().sum() > 0
+    with pytest.raises(ValueError, match="has 5 units on axis -1; cannot lesion \\[7\\]"):
+        with lesions.lesioned([model[3]], [[7]]):
+            model(x)
+    assert not model[3]._forward_hooks
 
 
 def test_lesion_restores_after_an_exception():
