@@ -28,6 +28,8 @@ from modularity import provenance
 from modularity.checked_files import read_checked, write_checked
 from modularity.data.root import data_root
 
+__all__ = ["SeedStore", "cached"]
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Modules that run, publish or display experiments, or judge their per-seed results, but never change what a
 # seed computes: editing them calls for re-rendering a chapter, not retraining it (a test checks that no

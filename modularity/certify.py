@@ -39,9 +39,11 @@ def metric_differences(old: dict, new: dict) -> list[str]:
     return [k for k in keys if k not in old or k not in new or old[k] != new[k]]
 
 
-def stored_results(run: dict) -> set[tuple[str, str]]:
-    """(file, sha256) of a run's stored per-seed results, time measurements (a ``timing`` stage) excepted."""
-    return {(f, h) for f, h in run["identity"]["results_files"].items() if not is_timing(f)}
+def stored_results(run: dict) -> set[str]:
+    """The sha256 of each of a run's stored per-seed results, time measurements (a ``timing`` stage) excepted.
+
+    By content, not file name: older runs stored the same results under other names."""
+    return {digest for f, digest in run["identity"]["results_files"].items() if not is_timing(f)}
 
 
 def _fresh_data_root(folder: Path) -> Path:

@@ -1,7 +1,7 @@
 """Weight graphs of networks, spectral clustering, n-cut and the shuffle null models (Filan et al.).
 
 A network's graph is *layered*: nodes are the units (MLP) or channels (CNN) of consecutive layers, and
-edges join only neighbouring layers, with weight |w| (MLP) or a norm of the kernel slice (CNN). Such a
+edges join only neighbouring layers, with weight ``|w|`` (MLP) or a norm of the kernel slice (CNN). Such a
 graph is bipartite (even layers vs odd layers), A = [[0, B], [Bᵀ, 0]], so the eigenvectors of the
 normalised adjacency D^-1/2 A D^-1/2 with the k largest eigenvalues — the k smallest of the normalised
 Laplacian, which spectral clustering needs — are the top-k singular vectors of the normalised block
@@ -25,6 +25,9 @@ from scipy.sparse.csgraph import connected_components
 
 from modularity import tracing
 from modularity.kmeans import kmeans
+
+__all__ = ["FewShufflesWarning", "LayeredGraph", "clusterability", "cnn_graph", "layered_graph", "mlp_graph", "ncut",
+           "null_model_scores", "shuffled_weights", "spectral_clustering"]
 
 SHUFFLE_METHODS = ("layer", "layer_nonzero")
 CHUNK = 8  # graphs per batched eigendecomposition: bounds memory, does not change results
@@ -100,7 +103,7 @@ def remove_isolated(graph: LayeredGraph) -> LayeredGraph:
 
 
 def mlp_graph(model: torch.nn.Module) -> LayeredGraph:
-    """Units of every layer (inputs and logits included) joined by |w|; biases are ignored.
+    """Units of every layer (inputs and logits included) joined by ``|w|``; biases are ignored.
 
     The ``nn.Linear`` layers are found by tracing the forward pass, in the order it uses them; a model whose
     linear layers do not form a chain (a skip connection, a layer used twice, a convolution or LSTM in between)
@@ -115,7 +118,7 @@ def cnn_graph(model: torch.nn.Module, norm: str = "induced_1") -> LayeredGraph:
     The ``nn.Conv2d`` layers are found by tracing the forward pass up to the first ``nn.Linear``; they must form a
     chain (pooling, normalisation and activations in between are fine; a residual connection is refused).
 
-    The edge between input channel a and output channel b is a norm of |K[b, a]| (kh × kw):
+    The edge between input channel a and output channel b is a norm of ``|K[b, a]|`` (kh × kw):
     ``induced_1`` is the max column sum, what ``numpy.linalg.norm(slice, 1)`` computes in the original
     code and so what every published number used; ``entrywise_1`` is Σ|k|, what "L1 norm" usually means.
     """

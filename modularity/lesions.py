@@ -19,6 +19,10 @@ import numpy as np
 import torch
 from scipy import stats
 
+__all__ = ["bates_cdf", "benjamini_hochberg", "class_accuracies", "fisher", "forward_from", "hidden_activations",
+           "lesion_masks", "lesioned", "percentile", "pre_activation", "pre_activations", "random_sets",
+           "range_statistic"]
+
 
 @contextmanager
 def lesioned(modules: Sequence[torch.nn.Module], units: Sequence[Iterable[int]], dim: int | None = None):
@@ -152,7 +156,7 @@ def is_minimal(p: float, n_random: int) -> bool:
 
 def range_statistic(lesioned_acc: np.ndarray, base_acc: np.ndarray) -> float:
     """P2's class specificity: the range of the per-class accuracy changes normalised by their mean,
-    (max Δ − min Δ) / |mean Δ|. A lesion that changes nothing scores 0 (the original gets 0/0 there);
+    ``(max Δ − min Δ) / |mean Δ|``. A lesion that changes nothing scores 0 (the original gets 0/0 there);
     one whose changes cancel out on average scores ∞."""
     change = np.asarray(lesioned_acc, dtype=np.float64) - np.asarray(base_acc, dtype=np.float64)
     spread, mean = change.max() - change.min(), abs(change.mean())

@@ -7,6 +7,8 @@ from typing import Iterable, Iterator, Mapping
 
 import torch
 
+__all__ = ["Mask", "iomin", "iou", "per_tensor", "shared_fraction"]
+
 
 class Mask:
     """An immutable set of boolean tensors keyed by fully-qualified parameter name."""
@@ -110,7 +112,7 @@ def iomin(a: Mask, b: Mask) -> float:
 
 
 def shared_fraction(a: Mask, b: Mask) -> float:
-    """|A∧B| / |A|: the fraction of A's weights that B keeps too."""
+    """``|A∧B| / |A|``: the fraction of A's weights that B keeps too."""
     return _ratio((a & b).total(), a.total())
 
 

@@ -22,6 +22,11 @@ from torch.func import functional_call, vmap
 from modularity import fast_random, mask_kernels
 from modularity.mask_algebra import Mask
 
+__all__ = ["MASK_INIT", "MaskLogits", "StagedMaskLogits", "UndecidedMaskWarning", "applied",
+           "attention_fastpath_disabled", "check_mask_fits", "forward_with_samples", "frozen_weights",
+           "half_mask_drops", "masked_parameter_names", "parameters_named", "sample_masked_weights", "train_mask",
+           "undecided_share", "uses_vmap"]
+
 MASK_INIT = 2.0
 
 

@@ -1,7 +1,7 @@
 """Magnitude pruning with tfmot's polynomial schedule (Filan et al.): per layer, kernels only.
 
 s(t) = s_f + (s_i − s_f)·(1 − t/T)³ from 50% at step 0 to 90% at step T. Every ``frequency`` steps the
-|w|-smallest s(t) fraction of each kernel is masked; between updates the masks are held fixed, and
+``|w|``-smallest s(t) fraction of each kernel is masked; between updates the masks are held fixed, and
 ``apply`` after every optimizer step keeps pruned weights exactly zero. The final update, at step T,
 reaches the final sparsity exactly.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+__all__ = ["MagnitudePruner", "sparsity_at"]
 
 
 def sparsity_at(step: int, end_step: int, initial: float = 0.5, final: float = 0.9, power: int = 3) -> float:

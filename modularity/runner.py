@@ -32,11 +32,16 @@ from modularity import __version__, cache, provenance
 from modularity.glue import glued_values
 from modularity.parameters import ParameterError, declared_parameters, load_presets, resolve
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = Path(os.environ.get("MODULARITY_NOTEBOOKS") or REPO / "notebooks")  # certify points it elsewhere
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
+# A checkout of the project has notebooks/ beside the package and publishes into book/runs; an installed
+# package runs the copy of the notebooks shipped inside it and keeps every run in ./runs_local
+IN_CHECKOUT = (REPO / "notebooks" / "presets.yaml").is_file() and (REPO / "book").is_dir()
+NOTEBOOKS = Path(os.environ.get("MODULARITY_NOTEBOOKS")  # certify points it elsewhere
+                 or (REPO / "notebooks" if IN_CHECKOUT else PACKAGE / "notebooks")).resolve()
 PRESETS_FILE = NOTEBOOKS / "presets.yaml"
 RUNS = REPO / "book" / "runs"
-LOCAL_RUNS = REPO / "runs_local"
+LOCAL_RUNS = (REPO if IN_CHECKOUT else Path.cwd()).resolve() / "runs_local"
 TEST_PRESET = "smoke"  # exercises every code path for the tests; never published, never in the book
 REQUIRED_PRESETS = (TEST_PRESET, "cpu")
 # The presets the book may show, most preferred first; any other preset (ad hoc, smoke) never replaces cpu.
@@ -53,7 +58,18 @@ def sha256_text(text: str | bytes) -> str:
     return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
 
 
+def shown(path: Path) -> str:
+    """A path as a message shows it: relative to the checkout, or to the current folder, else absolute."""
+    for base in (REPO, Path.cwd()):
+        if path.resolve().is_relative_to(base.resolve()):
+            return str(path.resolve().relative_to(base.resolve()))
+    return str(path)
+
+
 def notebook_names() -> list[str]:
+    if not PRESETS_FILE.is_file():
+        raise ParameterError(f"no notebooks at {NOTEBOOKS} (looked for {PRESETS_FILE.name} there): run from a checkout "
+                             "of the project, or set MODULARITY_NOTEBOOKS to a folder of its notebooks")
     return sorted(p.stem for p in NOTEBOOKS.glob("*.py"))
 
 
@@ -94,7 +110,7 @@ class RunPaths:
 
 def run_paths(name: str, preset: str, overrides: dict) -> RunPaths:
     """Published for exact non-smoke presets; smoke runs (tests) and overridden runs stay local."""
-    if not overrides and preset != TEST_PRESET:
+    if not overrides and preset != TEST_PRESET and IN_CHECKOUT:
         folder, stem, published = RUNS / name, preset, True
     else:
         tag = f"-{sha256_text(json.dumps(overrides, sort_keys=True))[:8]}" if overrides else ""
@@ -186,10 +202,10 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
             if out_nb.exists():
                 os.replace(out_nb, kept)
             if isinstance(error, KeyboardInterrupt):
-                print(f"interrupted; partial output kept in {kept.relative_to(REPO)}", file=sys.stderr)
+                print(f"interrupted; partial output kept in {shown(kept)}", file=sys.stderr)
                 raise
             raise RunError(f"notebook {name!r} failed at preset {preset!r}: {_first_line(error)}; "
-                           f"partial output kept in {kept.relative_to(REPO)}") from None
+                           f"partial output kept in {shown(kept)}") from None
         wall = time.time() - t0
         executed = _without_identity_cell(out_nb)
         recorded = provenance.read(prov)
@@ -362,7 +378,7 @@ def read_manifest(name: str, preset: str) -> dict | None:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ParameterError(f"the published manifest {path} is damaged ({error}); restore it with "
-                             f"`git checkout -- {path.relative_to(REPO)}` or rerun the notebook") from None
+                             f"`git checkout -- {shown(path)}` or rerun the notebook") from None
 
 
 def staleness(name: str, preset: str) -> str | None:
@@ -412,7 +428,7 @@ def status(name: str, preset: str) -> tuple[str, str]:
     for relative, sha in identity["results_files"].items():
         path = results / relative
         if not path.exists() or sha256_text(path.read_bytes()) != sha:
-            return "stale", f"stored per-seed result {path.relative_to(REPO)} is missing or damaged"
+            return "stale", f"stored per-seed result {shown(path)} is missing or damaged"
     presentation = []
     if identity["render"]["notebook"] != sha256_text(notebook_source(name)):
         presentation.append("notebook")
@@ -490,5 +506,5 @@ def best_fresh_preset(name: str) -> str | None:
 def main_run(name: str, preset: str, overrides: dict, render: bool = False) -> int:
     paths = execute(name, preset, overrides, render=render)
     where = "published" if paths.published else "stored locally (smoke and overridden runs are never published)"
-    print(f"{name} @ {preset}: {where} → {paths.notebook.relative_to(REPO)}", file=sys.stderr)
+    print(f"{name} @ {preset}: {where} → {shown(paths.notebook)}", file=sys.stderr)
     return 0

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+__all__ = ["BatchIndices", "EpochBatches", "choose_device", "fit", "set_determinism"]
+
 
 def choose_device(preference: str = "auto") -> torch.device:
     """``auto`` picks CUDA when present; ``cpu`` / ``cuda`` force one."""
