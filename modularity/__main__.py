@@ -50,7 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="manage the data root")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     prepare = data_sub.add_parser("prepare", help="link and verify datasets from a local copy")
-    prepare.add_argument("--from", dest="source", required=True, help="folder holding mnist/, scan/, …")
+    prepare.add_argument("--from", dest="source", required=True,
+                         help="folder holding mnist/, fashion_mnist/, cifar10_jpeg/, scan/ (or torchvision's "
+                         "MNIST/raw, FashionMNIST/raw, cifar-10-batches-py)")
+    download = data_sub.add_parser("download", help="fetch MNIST, Fashion-MNIST and CIFAR-10 from their official "
+                                   "mirrors into the data root, verified by checksum")
+    download.add_argument("datasets", nargs="*", help="any of mnist, fashion_mnist, cifar10 (default: all three)")
+    download.add_argument("--mirror", help="a base URL holding <dataset>/<file>, instead of the official mirrors")
     data_sub.add_parser("where", help="print the data root")
     return parser
 
@@ -130,9 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.data_command == "where":
                 print(root.data_root())
                 return 0
-            from modularity.data.prepare import prepare
+            if args.data_command == "download":
+                from modularity.data.download import download
 
-            for name, status in prepare(args.source).items():
+                report = download(args.datasets, args.mirror, progress=lambda line: print(line, file=sys.stderr))
+            else:
+                from modularity.data.prepare import prepare
+
+                report = prepare(args.source)
+            for name, status in report.items():
                 print(f"{name:<16} {status}")
             return 0
     except (ParameterError, DataError) as error:

@@ -108,3 +108,30 @@ def test_a_checked_file_round_trips_and_a_damaged_one_is_moved_aside(tmp_path):
         assert read_checked(path, "blob", "recomputing") is None
     assert not path.exists() and (tmp_path / "sub" / "blob.bin.damaged").exists()
     assert read_checked(path, "blob", "recomputing") is None  # absent: no warning, nothing to do
+
+
+def test_a_torchvision_style_root_is_accepted(tmp_path, data_root, monkeypatch):
+    import hashlib
+
+    from modularity.data import images
+    from modularity.data import prepare as prepare_module
+
+    source = tmp_path / "torchvision"
+    (source / "MNIST" / "raw").mkdir(parents=True)
+    for file in root.KNOWN_FILES["mnist"]:
+        with gzip.open(source / "MNIST" / "raw" / file, "wb") as handle:
+            handle.write(file.encode())
+    monkeypatch.setitem(root.KNOWN_FILES, "mnist", {f: hashlib.sha256(f.encode()).hexdigest()
+                                                    for f in root.KNOWN_FILES["mnist"]})
+    pickles = source / "cifar-10-batches-py"
+    pickles.mkdir()
+    for name in images.CIFAR10_PICKLE_MD5:
+        (pickles / name).write_bytes(name.encode())
+    with pytest.raises(root.DataError, match="data_batch_1 is not the official CIFAR-10 batch"):
+        prepare(source, ["mnist"])
+    monkeypatch.setattr(images, "CIFAR10_PICKLE_MD5", {n: hashlib.md5(n.encode()).hexdigest()
+                                                       for n in images.CIFAR10_PICKLE_MD5})
+    assert prepare(source, ["mnist"]) == {"mnist": "linked", "cifar10": "linked"}
+    assert root.verify("mnist")
+    assert (data_root / "cifar10" / prepare_module.CIFAR10_PICKLES / "test_batch").read_bytes() == b"test_batch"
+    assert prepare(source, ["mnist"]) == {"mnist": "already in place", "cifar10": "already in place"}
