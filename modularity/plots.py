@@ -8,6 +8,21 @@ import pandas as pd
 import seaborn as sns
 
 sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+DPI = 160  # sharp when the book scales a figure to its column
+
+
+def _sharp_inline_figures() -> None:
+    """In a Jupyter kernel, figures are shown as PNG at ``DPI`` (the inline default is much coarser)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("png", dpi=DPI, bbox_inches="tight")
+
+
+_sharp_inline_figures()
 
 
 def grouped_bars(frame: pd.DataFrame, x: str, y: str, hue: str, *, ylabel: str, title: str = "",
@@ -39,7 +54,7 @@ def heatmaps(matrices: dict[str, np.ndarray], *, rows, cols, title: str, fmt: st
     row; ``cell`` > 0 sizes each map for its number of rows and columns (inches per cell)."""
     ncols = ncols or len(matrices)
     nrows = -(-len(matrices) // ncols)
-    width, height = (3.4, 2.8) if not cell else (cell * len(cols) + 1.0, cell * len(rows) + 0.8)
+    width, height = (3.4, 2.8) if not cell else (cell * len(cols) + 1.6, cell * len(rows) + 1.8)  # room for labels
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     for ax in axes.ravel()[len(matrices):]:
         ax.set_visible(False)

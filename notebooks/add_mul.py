@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modularity import cache, chance, verdicts, mask_algebra, plots, provenance, stats
+from modularity import cache, chance, verdicts, mask_algebra, plots, provenance, stats, tables
 from modularity.data import arithmetic
 from modularity.experiments import addmul
 from modularity.glue import glue
@@ -176,7 +176,7 @@ for m in models:
     metrics.update(stats.summarise(per_seed))
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

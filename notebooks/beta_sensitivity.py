@@ -53,7 +53,7 @@ import pandas as pd
 import torch
 from scipy import stats as scipy_stats
 
-from modularity import cache, chance, verdicts, provenance, stats
+from modularity import cache, chance, verdicts, provenance, stats, tables, plots
 from modularity.data import arithmetic
 from modularity.experiments import addmul, stages
 from modularity.glue import glue
@@ -174,7 +174,7 @@ if chosen_beta in betas:
     metrics["shared_frac_at_chosen_beta_chance"] = metrics[f"shared_frac_{primary}_beta_{beta_key[chosen_beta]}_chance"]
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modularity import cache, chance, plots, provenance, stats, verdicts
+from modularity import cache, chance, plots, provenance, stats, verdicts, tables
 from modularity.data.images import CIFAR10_CLASSES
 from modularity.experiments import cifar, stages
 from modularity.glue import glue
@@ -115,15 +115,27 @@ plots.heatmaps({"control mask": reference.mean(0)}, std={"control mask": referen
 # %% [markdown]
 # ## What removing each class's mask changes
 # For each removed class c, the difference D_c = C_c − C₀ of the confusion with the class mask and with the
-# control mask (percentage points, mean over seeds). A class-specific mask shows one strongly negative
-# diagonal entry, at (c, c), with the lost predictions spread along row c.
+# control mask (percentage points, mean over seeds). Its diagonal is the change in each class's accuracy; the
+# summary below stacks those diagonals, one row per removed class. A class-specific mask shows one strongly
+# negative entry per row, on the diagonal, and little change elsewhere.
 
 # %%
-differences = {f"without {names[c]}": np.mean([(r["per_class"][c]["confusion"] - r["control_confusion"]) * 100
-                                               for r in results], axis=0) for c in classes}
-limit = max(1.0, max(np.abs(d).max() for d in differences.values()))
-plots.heatmaps(differences, rows=names, cols=names, title="D_c = C_c − C₀ [percentage points]", fmt=".0f",
-               cmap="RdBu", vmin=-limit, vmax=limit, ncols=min(5, len(classes)), cell=0.4);
+differences = {c: np.mean([(r["per_class"][c]["confusion"] - r["control_confusion"]) * 100 for r in results], axis=0)
+               for c in classes}
+accuracy_change = np.stack([np.diag(differences[c]) for c in classes])
+limit = max(1.0, float(np.abs(accuracy_change).max()))
+plots.heatmaps({"accuracy change": accuracy_change}, rows=[f"without {names[c]}" for c in classes], cols=names,
+               title="Change in each class's accuracy [percentage points]", fmt=".0f", cmap="RdBu", vmin=-limit,
+               vmax=limit, cell=0.6);
+
+# %% [markdown]
+# Where do the removed class's images go? Row c of D_c: the predictions the removed class gains or loses.
+
+# %%
+moved = np.stack([differences[c][c] for c in classes])
+plots.heatmaps({"predictions of the removed class": moved}, rows=[f"without {names[c]}" for c in classes],
+               cols=names, title="Change in where the removed class's images are predicted [percentage points]",
+               fmt=".0f", cmap="RdBu", vmin=-limit, vmax=limit, cell=0.6);
 
 # %% [markdown]
 # ## Per class: the removed class's drop, and the largest drop of any other class relative to it
@@ -137,7 +149,7 @@ rows = [{"class": names[c], "seed": seed, "measure": "removed class: relative dr
 rows += [{"class": names[c], "seed": seed, "measure": "largest other class / removed class",
           "value": r["per_class"][c]["other_ratio"]} for seed, r in enumerate(results) for c in classes]
 drops = pd.DataFrame(rows)
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 for ax, measure in zip(axes, drops["measure"].unique()):
     plots.grouped_bars(drops[drops.measure == measure], x="class", y="value", hue="measure", ylabel="%",
                        title=measure, ax=ax, percent=True)
@@ -194,7 +206,7 @@ metrics |= {"stages_together_ms_per_step": timing["together_s_per_stage_step"] *
             "stages_alone_ms_per_step": timing["alone_s_per_stage_step"] * 1000, "stages_speedup": timing["speedup"]}
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

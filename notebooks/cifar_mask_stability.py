@@ -52,7 +52,7 @@ from dataclasses import asdict
 import pandas as pd
 import torch
 
-from modularity import cache, plots, provenance, stats, chance, verdicts
+from modularity import cache, plots, provenance, stats, chance, verdicts, tables
 from modularity.data.images import CIFAR10_CLASSES
 from modularity.experiments import cifar, stages
 from modularity.glue import glue
@@ -139,7 +139,7 @@ if copy_first_output and len(later):
     metrics["first_pairs_accuracy"] = float(frame[frame["first pair of the seed"]]["accuracy"].mean())
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

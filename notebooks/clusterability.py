@@ -64,7 +64,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from modularity import cache, provenance, stats, verdicts
+from modularity import cache, provenance, stats, verdicts, plots
 from modularity.experiments import clusterability as cl
 from modularity.glue import glue
 from modularity.train import choose_device

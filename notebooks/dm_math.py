@@ -60,7 +60,7 @@ from dataclasses import asdict, replace
 import pandas as pd
 import torch
 
-from modularity import cache, plots, provenance, stats, verdicts
+from modularity import cache, plots, provenance, stats, verdicts, tables
 from modularity.data import dm_math as dm_data
 from modularity.experiments import dm_math, stages
 from modularity.glue import glue
@@ -147,7 +147,7 @@ for module in modules:
     metrics.update(stats.summarise(per_seed))
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

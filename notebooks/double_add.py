@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modularity import cache, chance, mask_algebra, plots, provenance, stats, verdicts
+from modularity import cache, chance, mask_algebra, plots, provenance, stats, verdicts, tables
 from modularity.data import pair_arithmetic
 from modularity.experiments import doubleadd, stages
 from modularity.glue import glue
@@ -192,7 +192,7 @@ for m in models:
     metrics.update(stats.summarise(per_seed))
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

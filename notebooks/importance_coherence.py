@@ -69,7 +69,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from modularity import cache, lesions, provenance, verdicts
+from modularity import cache, lesions, provenance, verdicts, plots
 from modularity.experiments import clusterability as cl
 from modularity.experiments import importance as imp
 from modularity.glue import glue

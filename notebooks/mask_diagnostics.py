@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modularity import cache, plots, provenance, stats, verdicts
+from modularity import cache, plots, provenance, stats, verdicts, tables
 from modularity.data import arithmetic, pair_arithmetic
 from modularity.experiments import diagnostics
 from modularity.glue import glue
@@ -179,7 +179,7 @@ metrics["min_halfmask_drop"] = min(min(metrics[f"{m}_halfmask_drop_early"], metr
                                    for m in models)
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

@@ -37,7 +37,7 @@ check_notebook_parameters("performance", globals())  # papermill and Jupyter get
 import pandas as pd
 import torch
 
-from modularity import bench, bench_clustering, plots, provenance
+from modularity import bench, bench_clustering, plots, provenance, tables
 from modularity.glue import glue
 
 provenance.record("run", "device", "cuda" if torch.cuda.is_available() else "cpu")
@@ -77,7 +77,7 @@ fig.axes[0].tick_params(axis="x", labelrotation=15)
 
 # %%
 evidence = bench.equivalence_evidence(n=equivalence_samples)
-pd.Series(evidence, name="value").to_frame()
+tables.metrics_table(evidence)
 
 # %%
 metrics = {"n_threads": threads}
@@ -95,7 +95,7 @@ metrics["sample_frequency_max_abs_error"] = evidence["sample_frequency_max_abs_e
 metrics["noise_cdf_max_diff"] = evidence["noise_cdf_max_diff_two_vs_one_uniform"]
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## Summary

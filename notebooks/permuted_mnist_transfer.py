@@ -53,7 +53,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from modularity import cache, plots, provenance, stats, verdicts
+from modularity import cache, plots, provenance, stats, verdicts, tables
 from modularity.chance import excess
 from modularity.data import images
 from modularity.experiments import transfer
@@ -171,7 +171,7 @@ for index, new_init in enumerate(mask_new_inits):
     metrics[f"{prefix}min_task_acc"] = min(metrics[f"{prefix}acc_task{p + 1}"] for p in range(n_tasks))
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

@@ -62,7 +62,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from modularity import cache, plots, provenance, stats, verdicts
+from modularity import cache, plots, provenance, stats, verdicts, tables
 from modularity.data import scan as scan_data
 from modularity.experiments import scan, stages
 from modularity.glue import glue
@@ -196,7 +196,7 @@ if "lstm" in models:
     metrics["lstm_jump_removed_frac_other_tokens_max"] = max(others)
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say

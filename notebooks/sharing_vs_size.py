@@ -57,7 +57,7 @@ import seaborn as sns
 import torch
 from scipy import stats as scipy_stats
 
-from modularity import cache, chance, plots, provenance, stats, verdicts
+from modularity import cache, chance, plots, provenance, stats, verdicts, tables
 from modularity.data import arithmetic
 from modularity.experiments import addmul, stages
 from modularity.glue import glue
@@ -172,7 +172,7 @@ metrics["spearman_size_shared"] = float(rho)
 metrics["spearman_size_excess"] = float(rho_excess)
 for name, value in metrics.items():
     glue(name, value)
-pd.Series(metrics, name="value").to_frame()
+tables.metrics_table(metrics)
 
 # %% [markdown]
 # ## What the numbers say
