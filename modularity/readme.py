@@ -62,6 +62,8 @@ def presets_table() -> str:
 
 
 PERFORMANCE_ROWS = [
+    ("mask training, 32-32 FNN, the tutorial's size (steps/s)", "mask_steps_per_s_fnn_32x2",
+     "reference_mask_steps_per_s_fnn_32x2", "mask_speedup_over_reference_cpu_fnn_32x2"),
     ("mask training, 2000×4 FNN (steps/s)", "mask_steps_per_s_fnn_2000x4", "reference_mask_steps_per_s_fnn_2000x4",
      "mask_speedup_over_reference_cpu_fnn_2000x4"),
     ("mask training, 400-400-200 FNN (steps/s)", "mask_steps_per_s_fnn_400_400_200",

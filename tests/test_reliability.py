@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from modularity import runner
 from modularity.__main__ import main
@@ -188,3 +189,26 @@ def test_an_unwritable_cache_folder_is_named(data_root):  # row 10
     (data_root / "cache" / "blocked").write_text("a file where the folder should be")
     with pytest.raises(OSError, match=r"could not write the cache entry .*blocked"):
         cache.cached("blocked", {"a": 1}, 0, lambda: {"v": 1})
+
+
+@pytest.mark.parametrize("speedup, verdict", [(1.0, "no slower than the loop"), (0.999, "slower than the loop"),
+                                              (2.5, "no slower than the loop")])
+def test_the_small_model_verdict_at_its_boundary(speedup, verdict):
+    from modularity import bench
+
+    assert bench.against_loop(speedup) == verdict
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_no_partial_file(tmp_path, monkeypatch):
+    from modularity import train
+
+    def full_disk(obj, path):
+        open(path, "wb").write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(train.torch, "save", full_disk)
+    weight = torch.zeros(3, requires_grad=True)
+    optimizer = torch.optim.Adam([weight])
+    with pytest.raises(OSError, match="could not write the checkpoint .*stage.pt .*free some disk space"):
+        train._save_checkpoint(tmp_path / "stage.pt", [weight], optimizer, 5, [1.0])
+    assert list(tmp_path.iterdir()) == []
