@@ -74,14 +74,21 @@ def parameters_cell(source: str) -> str:
     return tagged[0].split("\n", 1)[1] if "\n" in tagged[0] else ""
 
 
+# A notebook's `preset: str = ""` line is not a parameter but a switch for Jupyter and papermill users: naming a
+# preset there takes every parameter from it (the runner takes presets with --preset instead)
+PRESET_SWITCH = "preset"
+
+
 def declared_parameters(source: str) -> dict[str, Parameter]:
-    """Parse the parameters cell into ``name → Parameter``."""
+    """Parse the parameters cell into ``name → Parameter`` (the ``preset`` switch is not one)."""
     body = parameters_cell(source)
     lines = body.splitlines()
     params = {}
     for node in ast.parse(body).body:
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value):
             raise ParameterError(f"parameters cell line {node.lineno}: expected `name: type = value  # comment`")
+        if node.target.id == PRESET_SWITCH:
+            continue
         type_name = ast.unparse(node.annotation)
         _check_type_name(node.target.id, type_name)
         default = ast.literal_eval(node.value)
@@ -197,14 +204,23 @@ def resolve(declared: dict[str, Parameter], preset_values: dict, overrides: dict
 def check_notebook_parameters(notebook: str, namespace: dict) -> None:
     """The runner's checks for a notebook run by papermill or opened in Jupyter: its declared parameters in
     ``namespace`` (the notebook's globals) are coerced to their types — a papermill ``-p fnn_hidden '[16, 16]'``
-    arrives as a string — and checked against their rules; the coerced values are written back. Raises a
-    ParameterError that names the parameter and what it accepts."""
+    arrives as a string — and checked against their rules; the coerced values are written back. With
+    ``preset = "smoke"`` (any preset of the notebook) in the namespace, that preset's values replace the cell's.
+    Raises a ParameterError that names the parameter and what it accepts."""
     from modularity import runner
 
     declared = declared_parameters(runner.notebook_source(notebook))
+    chosen = namespace.get(PRESET_SWITCH) or ""
+    preset_values = {}
+    if chosen:
+        presets = load_presets(runner.PRESETS_FILE).get(notebook, {})
+        if chosen not in presets:
+            raise ParameterError(f"preset = {chosen!r} is not a preset of {notebook}; its presets: "
+                                 f"{', '.join(presets)}")
+        preset_values = presets[chosen]
     values = {}
     for name, parameter in declared.items():
-        value = namespace.get(name, parameter.default)
+        value = preset_values[name] if name in preset_values else namespace.get(name, parameter.default)
         if isinstance(value, str) and parameter.type != "str":
             value = parse_override(value)
         values[name] = coerce(name, parameter.type, value)

@@ -27,6 +27,7 @@
 # penalty `(β/B)·Σ logit` pushes every weight out unless it is needed. The final mask is `logit > 0`.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 3  # number of seeds 0..seeds-1; each trains its own base network and masks [at least 1]
 models: list[str] = ["fnn", "lstm"]  # which networks to run: "fnn", "lstm" [non-empty; one of: fnn, lstm]
 fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden layer sizes (paper: 2000x4) [non-empty; at least 1]

@@ -28,6 +28,7 @@
 # network: differences between β values are differences of the masks alone.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 3  # number of seeds 0..seeds-1 (one base network each, shared by all β) [at least 1]
 networks: list[str] = ["400_400_200"]  # FNN hidden sizes, one figure each (paper: 800x4 and 2000x4) [non-empty]
 betas: list[float] = [1e-05, 3e-05, 0.0001, 0.0003, 0.001]  # β values (paper: 25 values from 1e-5 to 1e-3) [non-empty; at least 0]

@@ -28,6 +28,7 @@
 # gains over training them one after another.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 2  # number of seeds 0..seeds-1 [at least 1]
 model: str = "cnn"  # "cnn" (with dropout), "cnn_nodropout" or "resnet" [one of: cnn, cnn_nodropout, resnet]
 width: float = 0.5  # channel multiplier of the simple CNN (paper: 1.0, i.e. 32/64/128/256 channels) [above 0]

@@ -28,6 +28,7 @@
 # which hidden weights the later masks need, so it constrains the hidden layers too, only less directly.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 2  # number of seeds 0..seeds-1 (one base network each) [at least 1]
 n_pairs: int = 4  # random ordered class pairs per seed (paper: 10) [at least 1]
 width: float = 0.5  # channel multiplier of the CNN (paper: 1.0) [above 0]

@@ -29,6 +29,7 @@
 # schedule, started from the trained network.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 datasets: list[str] = ["mnist", "fashion_mnist", "cifar10_gray"]  # MLP datasets: mnist, fashion_mnist, cifar10_gray [non-empty; one of: mnist, fashion_mnist, cifar10_gray]
 settings: list[str] = ["plain", "dropout", "pruned", "pruned_dropout"]  # also available: l1, pruned_l1 [non-empty; one of: plain, dropout, l1, pruned, pruned_dropout, pruned_l1]
 networks: int = 3  # networks (seeds 0..networks-1) per dataset and setting (P1b: 5) [at least 1]

@@ -28,6 +28,7 @@
 # held out for testing (`holdout`; 10,000 in the original).
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 1  # number of seeds 0..seeds-1 [at least 1]
 modules: list[str] = ["arithmetic__add_or_sub", "comparison__sort"]  # modules, one network each (paper: all five) [non-empty; one of: arithmetic__add_or_sub, algebra__linear_1d, calculus__differentiate, comparison__sort, polynomials__collect]
 per_difficulty: int = 30000  # generated problems per module and training difficulty (v1.0: 666666) [at least 1]

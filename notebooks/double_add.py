@@ -28,6 +28,7 @@
 # if the method can detect reuse, the two pair masks must overlap strongly there.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 3  # number of seeds 0..seeds-1 [at least 1]
 models: list[str] = ["fnn", "fnn_copyweight", "lstm"]  # fnn, fnn_copyweight (the positive control), lstm [non-empty; one of: fnn, fnn_copyweight, lstm]
 fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden layer sizes (paper: 2000x4) [non-empty; at least 1]

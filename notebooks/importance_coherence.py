@@ -38,6 +38,7 @@
 #   that drive the set most have a lower-entropy label histogram (`frac_coherent_examples`).
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 datasets: list[str] = ["mnist", "fashion_mnist"]  # mnist, fashion_mnist; the first is the primary one [non-empty; one of: mnist, fashion_mnist]
 settings: list[str] = ["pruned_dropout", "plain"]  # network settings; the first is the primary one [non-empty; one of: plain, dropout, l1, pruned, pruned_dropout, pruned_l1]
 networks: int = 3  # networks (seeds 0..networks-1) per dataset and setting (P2: 5) [at least 1]

@@ -29,6 +29,7 @@
 #   The paper reports these drops as a bar plot; its values could not be read offline.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 3  # number of seeds 0..seeds-1 [at least 1]
 models: list[str] = ["addmul_fnn", "addmul_lstm", "doubleadd_fnn", "doubleadd_lstm"]  # networks to diagnose [non-empty; one of: addmul_fnn, addmul_lstm, doubleadd_fnn, doubleadd_lstm]
 fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden sizes of both tasks (paper: 2000x4; half-mask: 800x4 for add/mul) [non-empty; at least 1]

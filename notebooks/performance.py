@@ -22,6 +22,7 @@
 # clusterability chapter's shuffle null model against scikit-learn's spectral clustering.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 threads: int = 2  # torch threads per benchmark process [at least 1]
 steps_scale: float = 1.0  # multiplies the timed steps of every case (smaller is quicker and noisier) [above 0]
 models: list[str] = ["fnn_32x2", "fnn_400_400_200", "fnn_2000x4"]  # FNNs to time [non-empty; one of: fnn_32x2, fnn_400_400_200, fnn_2000x4]

@@ -31,6 +31,7 @@
 # that picked its weights without regard to U would share that much. Reuse means sharing well above it.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 2  # number of seeds 0..seeds-1 [at least 1]
 hidden: list[int] = [256, 256, 64]  # hidden sizes (paper: 800, 800, 64) [non-empty; at least 1]
 n_tasks: int = 11  # tasks T1..Tn (paper: 11: the unpermuted task and 10 permutations) [at least 2]

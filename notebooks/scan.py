@@ -29,6 +29,7 @@
 # offline.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 1  # number of seeds 0..seeds-1 [at least 1]
 models: list[str] = ["lstm", "transformer"]  # lstm, transformer [non-empty; one of: lstm, transformer]
 lstm_hidden: int = 128  # LSTM hidden size (paper: 200) [at least 1]

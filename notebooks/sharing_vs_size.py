@@ -32,6 +32,7 @@
 # only meaningful above it.
 
 # %% tags=["parameters"]
+preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 3  # number of seeds 0..seeds-1 per network [at least 1]
 networks: list[str] = ["256x3", "400_400_200", "512x3", "768x3"]  # FNN hidden sizes: "WxL" or "W_W_W" (paper: 400_400_200, 800x4, 2000x4, 4000x4) [non-empty]
 base_steps: int = 10000  # base training steps (paper: 20000) [at least 1]
