@@ -1,0 +1,95 @@
+"""The generated datasets of Filan et al. and the clusterable initialisation, against hand computations."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from modularity.clusterable_init import clusterable_init_
+from modularity.data import generated
+from modularity.data.images import ImageSet
+
+
+def test_lines_have_label_plus_one_distinct_full_height_lines():
+    data = generated.lines(300, 50)
+    assert data.x_train.shape == (300, 1, 28, 28) and data.x_test.shape == (50, 1, 28, 28)
+    assert set(data.y_train.unique().tolist()) == set(range(10))
+    for image, label in zip(data.x_train[:, 0], data.y_train):
+        lit = (image == 255).all(dim=0)  # full-height columns
+        assert int(lit.sum()) == int(label) + 1
+        assert set(image.unique().tolist()) <= {0, 255} and ((image == 255).any(dim=0) == lit).all()
+
+
+def test_poly_targets_by_hand():
+    x = np.array([[2.0, 3.0]])
+    targets = generated.poly_targets(x)
+    assert targets.shape == (1, 512)
+    # coefficient vector j = 0b000000001 selects the last monomial, x1² x2² = 36; all ones: Σ of all nine
+    monomials = [2.0 ** a * 3.0 ** b for a, b in generated.POLY_MONOMIALS]
+    assert targets[0, 1] == monomials[-1] == 36.0
+    assert targets[0, 511] == sum(monomials) and targets[0, 0] == 0
+    data = generated.poly(100, 20)
+    assert data.x_train.shape == (100, 2) and data.y_test.shape == (20, 512)
+    expected = generated.poly_targets(data.x_train.double().numpy())
+    torch.testing.assert_close(data.y_train, torch.from_numpy(expected).float())
+
+
+def fake_mnist(n=200):
+    rng = np.random.RandomState(0)
+    x = torch.from_numpy(rng.randint(0, 256, (n, 1, 28, 28)).astype(np.uint8))
+    y = torch.arange(n) % 10
+    return ImageSet(x, y, x[:50], y[:50], "fake")
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_halves_put_two_shrunk_images_side_by_side(same):
+    base = fake_mnist()
+    data = generated.halves(base, same=same, seed=1)
+    assert data.x_train.shape == (200, 1, 28, 28) and data.x_test.shape == (50, 1, 28, 28)
+    shrunk = base.x_train.float().reshape(200, 1, 28, 14, 2).mean(-1).round().to(torch.uint8)
+    for image, label in zip(data.x_train[:20], data.y_train[:20]):
+        left = [i for i in range(200) if torch.equal(shrunk[i], image[..., :14])]
+        right = [i for i in range(200) if torch.equal(shrunk[i], image[..., 14:])]
+        assert left and right
+        y_left, y_right = int(base.y_train[left[0]]), int(base.y_train[right[0]])
+        if same:
+            assert y_left == y_right == int(label)
+        else:
+            assert int(label) == (y_left + y_right) % 10
+
+
+@pytest.mark.parametrize("make", [generated.lines, generated.random_images, generated.poly])
+def test_generated_data_depends_on_the_seed_alone(make):
+    a, b, c = make(50, 10, seed=3), make(50, 10, seed=3), make(50, 10, seed=4)
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
+    assert not torch.equal(a.x_train, c.x_train)
+
+
+def test_random_images_have_nothing_to_learn():
+    data = generated.random_images(5000, 10)
+    assert abs(data.x_train.float().mean().item() - 127.5) < 1 and set(data.y_train.unique().tolist()) == set(range(10))
+
+
+def test_clusterable_init_scales_within_and_between_modules():
+    torch.manual_seed(0)
+    layers = [nn.Linear(6, 8), nn.Linear(8, 8), nn.Linear(8, 10)]
+    before = [layer.weight.detach().clone() for layer in layers]
+    modules = clusterable_init_(layers, n_modules=10, down=0.6)
+    assert torch.equal(layers[0].weight, before[0])  # the first layer is left alone
+    assert torch.equal(modules[-1], torch.arange(10))  # output unit c is in module c
+    for index in (1, 2):
+        same = modules[index + 1][:, None] == modules[index][None, :]
+        ratio = layers[index].weight / before[index]
+        torch.testing.assert_close(ratio[same], torch.full_like(ratio[same], 4.6))
+        torch.testing.assert_close(ratio[~same], torch.full_like(ratio[~same], 0.6))
+
+
+def test_clusterable_init_of_conv_channels():
+    convs = [nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3)]
+    before = convs[1].weight.detach().clone()
+    modules = clusterable_init_(convs, down=0.8, last_is_output=False)
+    same = modules[2][:, None] == modules[1][None, :]
+    ratio = (convs[1].weight / before).flatten(2)
+    assert torch.allclose(ratio[same], torch.tensor(2.8)) and torch.allclose(ratio[~same], torch.tensor(0.8))
+    with pytest.raises(ValueError, match="0 < down"):
+        clusterable_init_(convs, down=0)
