@@ -17,6 +17,10 @@ per-tensor densities (``modularity.chance``)::
 A share of units (or clusters) that pass a test each would pass by chance with probability p is *above
 chance* when a one-sided binomial test rejects "no more than chance" at the 5% level.
 
+Masks and clusters are *aligned* when the adjusted mutual information of cluster membership and mask usage
+beats its permutation null at the 5% level and is at least 0.5, *partly aligned* when it beats the null but
+is lower, and *independent* when it does not beat the null.
+
 A chapter's claim is *reproduced* when every part of it holds, *partly reproduced* when some do, *not
 reproduced* when none does, and *not measurable* when the run could not test it.
 """
@@ -28,12 +32,13 @@ from typing import Iterable
 
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "PARTLY", "retention", "retention_level",
            "overlap_level", "matches", "independence", "above_chance", "claim_status", "loss_as_predicted",
-           "claim_status_from_overlap", "percent"]
+           "claim_status_from_overlap", "percent", "alignment_level", "ALIGNED_AT"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
 PARTLY = 0.5  # a part of a claim that holds in part (e.g. an accuracy partly lost where loss was predicted)
 STRONG_AT, PARTIAL_AT = 0.5, 0.1
+ALIGNED_AT, SIGNIFICANT_AT = 0.5, 0.05
 CLAIM_STATUSES = ("reproduced", "partly reproduced", "not reproduced", "not measurable")
 
 
@@ -123,3 +128,10 @@ def claim_status_from_overlap(level: str) -> str:
 
 def percent(value: float, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f}%"
+
+
+def alignment_level(ami: float, p: float) -> str:
+    """``aligned`` / ``partly aligned`` / ``independent``: cluster membership against mask usage."""
+    if p >= SIGNIFICANT_AT:
+        return "independent"
+    return "aligned" if ami >= ALIGNED_AT else "partly aligned"

@@ -1,0 +1,91 @@
+"""Masks against clusters on planted structure: two disjoint circuits are found by both methods and aligned;
+a mask drawn at random is independent of the clusters. Hand-computed unit usage and kept shares."""
+
+import numpy as np
+import pytest
+import torch
+
+from modularity import alignment, clustering, verdicts
+from modularity.mask_algebra import Mask
+
+SIZES = [8, 12, 12, 4]  # inputs, two hidden layers, outputs; two circuits of half of every layer each
+NAMES = ["0.weight", "2.weight", "4.weight"]
+
+
+def planted(seed=0, leak=0.0):
+    """Weights (out × in) of two disjoint circuits, and each circuit's mask."""
+    rng = np.random.default_rng(seed)
+    weights, masks = [], {0: {}, 1: {}}
+    for name, n_in, n_out in zip(NAMES, SIZES[:-1], SIZES[1:]):
+        module_in, module_out = np.arange(n_in) * 2 // n_in, np.arange(n_out) * 2 // n_out
+        same = module_out[:, None] == module_in[None, :]
+        weights.append(rng.uniform(0.5, 1.5, (n_out, n_in)) * np.where(same, 1.0, leak))
+        for m in (0, 1):
+            masks[m][name] = torch.from_numpy(same & (module_out[:, None] == m))
+    return weights, Mask(masks[0]), Mask(masks[1])
+
+
+def test_unit_usage_by_hand():
+    mask = Mask({"a": torch.tensor([[1, 0, 0], [0, 0, 0]]), "b": torch.tensor([[0, 0], [0, 0]])})
+    usage = alignment.unit_usage(mask, ["a", "b"])
+    assert [u.tolist() for u in usage] == [[True, False, False], [True, False], [False, False]]
+    with pytest.raises(ValueError, match="does not follow"):
+        alignment.unit_usage(Mask({"a": torch.ones(2, 3), "b": torch.ones(2, 5)}), ["a", "b"])
+
+
+def test_planted_circuits_are_found_by_masks_and_clusters_alike():
+    weights, mask_a, mask_b = planted()
+    graph = clustering.layered_graph([w.T for w in weights])
+    labels, _ = clustering.spectral_clustering(graph, k=2, seed=0)
+    per_layer = graph.expand_labels(labels)
+    patterns = alignment.usage_patterns([mask_a, mask_b], NAMES)
+    result = alignment.usage_alignment(per_layer, patterns, layers=[1, 2], n_permutations=200)
+    assert result["ami"] == pytest.approx(1.0) and result["null_mean"] < 0.2 and result["p"] < 0.01
+    assert verdicts.alignment_level(result["ami"], result["p"]) == "aligned"
+
+    kept = alignment.kept_by_cluster(mask_a, NAMES, per_layer)
+    shares = sorted(v["kept"] for v in kept.values())
+    assert shares == [0.0, 1.0]  # all of its own cluster's internal weights, none of the other's
+    assert all(v["chance"] == pytest.approx(mask_a.total() / sum(mask_a.sizes().values()), abs=0.1)
+               for v in kept.values())
+
+    cut = alignment.mask_ncut(weights, mask_a, NAMES, n_random=50)
+    assert cut["cut"] == pytest.approx(0.0, abs=1e-9) and cut["null_mean"] > 0.5 and cut["p"] < 0.05
+
+
+def test_a_random_mask_is_independent_of_the_clusters():
+    weights, mask_a, _ = planted()
+    rng = np.random.default_rng(1)
+    random_mask = Mask({n: torch.from_numpy(rng.random(mask_a[n].shape) < 0.5) for n in NAMES})
+    graph = clustering.layered_graph([w.T for w in weights])
+    per_layer = graph.expand_labels(clustering.spectral_clustering(graph, k=2, seed=0)[0])
+    result = alignment.usage_alignment(per_layer, alignment.usage_patterns([random_mask], NAMES), layers=[1, 2],
+                                       n_permutations=200)
+    assert verdicts.alignment_level(result["ami"], result["p"]) == "independent"
+
+
+def test_kept_share_and_its_chance_by_hand():
+    mask = Mask({"a": torch.tensor([[1, 0], [0, 0]]), "b": torch.tensor([[1, 1], [0, 0]])})
+    labels = [np.array([0, 1]), np.array([0, 1]), np.array([0, 0])]
+    kept = alignment.kept_by_cluster(mask, ["a", "b"], labels)
+    # cluster 0: a[0,0] (kept) and b[0,0], b[1,0] (one kept): 2 of 3; chance (1·0.25 + 2·0.5) / 3
+    assert kept[0] == {"kept": 2 / 3, "chance": pytest.approx(1.25 / 3), "n_weights": 3}
+
+
+def test_subgraph_cut_by_hand():
+    weights = [np.array([[1.0, 3.0]]), np.array([[2.0]])]  # 2 inputs → 1 hidden → 1 output
+    mask = Mask({"a": torch.tensor([[1, 0]]), "b": torch.tensor([[1]])})
+    # the mask uses input 0, the hidden unit and the output: mass at them 1 + 3 + 2, outside the mask 3
+    assert alignment.subgraph_cut(weights, mask, ["a", "b"]) == pytest.approx(3 / 6)
+
+
+def test_rank_agreement_against_permutations():
+    result = alignment.rank_agreement([1, 2, 3, 4, 5, 6, 7], [2, 4, 6, 8, 10, 12, 14], n_permutations=500)
+    assert result["rho"] == pytest.approx(1.0) and result["p"] < 0.01
+    assert abs(alignment.rank_agreement([1, 2, 3, 4], [3, 1, 4, 2], 500)["rho"]) < 0.5
+
+
+@pytest.mark.parametrize("ami, p, level", [(0.5, 0.049, "aligned"), (0.499, 0.049, "partly aligned"),
+                                           (0.9, 0.05, "independent")])
+def test_alignment_level_at_its_boundaries(ami, p, level):
+    assert verdicts.alignment_level(ami, p) == level
