@@ -53,9 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     prepare.add_argument("--from", dest="source", required=True,
                          help="folder holding mnist/, fashion_mnist/, cifar10_jpeg/, scan/ (or torchvision's "
                          "MNIST/raw, FashionMNIST/raw, cifar-10-batches-py)")
-    download = data_sub.add_parser("download", help="fetch MNIST, Fashion-MNIST and CIFAR-10 from their official "
-                                   "mirrors into the data root, verified by checksum")
-    download.add_argument("datasets", nargs="*", help="any of mnist, fashion_mnist, cifar10 (default: all three)")
+    download = data_sub.add_parser("download", help="fetch MNIST, Fashion-MNIST, CIFAR-10 and SCAN from their "
+                                   "official sources into the data root, verified by checksum")
+    download.add_argument("datasets", nargs="*", help="any of mnist, fashion_mnist, cifar10, scan (default: all)")
     download.add_argument("--mirror", help="a base URL holding <dataset>/<file>, instead of the official mirrors")
     data_sub.add_parser("where", help="print the data root")
     return parser

@@ -1,6 +1,6 @@
-"""`data download` against a local HTTP server: the offline copies of MNIST and Fashion-MNIST served as if they
-were the official mirrors, and a CIFAR-10 python archive (synthetic batches, whose md5s the test declares
-official: the offline copy of CIFAR-10 is JPEG, not the python archive)."""
+"""`data download` against a local HTTP server: the offline copies of MNIST, Fashion-MNIST and SCAN's split files
+served as if they were the official sources, and a CIFAR-10 python archive (synthetic batches, whose md5s the
+test declares official: the offline copy of CIFAR-10 is JPEG, not the python archive)."""
 
 import functools
 import hashlib
@@ -88,6 +88,37 @@ def test_cifar10_archive_is_extracted_verified_and_loaded(served, data_root, mon
     assert images.load("cifar10").x_train.shape == (50_000, 3, 32, 32)
 
 
-def test_scan_and_unknown_names_are_refused_with_the_alternative(data_root, capsys):
-    assert main(["data", "download", "scan"]) == 2
-    assert "data prepare --from DIR" in capsys.readouterr().err
+def test_scan_files_download_verify_and_load_like_the_archive(served, tmp_path, data_root):
+    import tarfile as tar_module
+
+    from modularity.data import scan
+
+    source = dataset_source()
+    if source is None:
+        pytest.skip("no offline copy of SCAN to serve")
+    folder, url = served
+    with tar_module.open(source / "scan" / "scan_official_splits.tar.gz") as archive:
+        archive.extractall(folder / "scan", filter="data")
+    assert dl.download(["scan"], mirror=url, progress=lambda _: None) == {"scan": "downloaded 9 file(s)"}
+    downloaded = scan.load_split("jump")
+    for file in scan.OFFICIAL_FILES:
+        (data_root / "scan" / file).unlink()
+    from modularity.data.prepare import prepare
+
+    prepare(source, ["scan"])
+    assert scan.load_split("jump") == downloaded  # the same examples as from the offline archive
+
+
+def test_a_changed_downloaded_scan_file_is_refused(data_root):
+    from modularity.data import scan
+
+    for file in scan.SPLITS["jump"]:
+        (data_root / "scan" / file).parent.mkdir(parents=True, exist_ok=True)
+        (data_root / "scan" / file).write_text("IN: jump OUT: I_JUMP\n")
+    with pytest.raises(DataError, match="is not the official file"):
+        scan.load_split("jump")
+
+
+def test_unknown_names_are_refused(data_root, capsys):
+    assert main(["data", "download", "imagenet"]) == 2
+    assert "downloadable: mnist, fashion_mnist, cifar10, scan" in capsys.readouterr().err

@@ -1,11 +1,12 @@
-"""``python -m modularity data download``: fetch the image datasets from their official mirrors into the data root.
+"""``python -m modularity data download``: fetch the datasets from their official sources into the data root.
 
 MNIST and Fashion-MNIST come from the mirrors torchvision uses and are accepted only if their decompressed
 content has the known sha256 (the same check ``data prepare`` makes). CIFAR-10 comes as the official python
 archive and each extracted batch must have its published md5 (what torchvision checks). Files are written
 to a temporary name and moved into place only when verified, so an interrupted or corrupt download leaves
-nothing behind that a loader could take for data. SCAN is not downloaded yet: its loader reads the
-checksummed archive of the official files, which ``data prepare --from`` links from a local copy.
+nothing behind that a loader could take for data. SCAN's split files come from the authors' repository
+(brendenlake/SCAN), each accepted only with the sha256 of the official file; its loader reads them as they are
+or the archive ``data prepare --from`` links from a local copy.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from modularity.data import scan
 from modularity.data.images import verify_cifar10_pickles
 from modularity.data.root import KNOWN_FILES, DataError, content_sha256, data_root
 
-MIRRORS = {  # the mirrors torchvision.datasets uses, first tried first
+MIRRORS = {  # the mirrors torchvision.datasets uses, first tried first; SCAN's public repository
     "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
     "fashion_mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
     "cifar10": ["https://www.cs.toronto.edu/~kriz/"],
+    "scan": [scan.REPOSITORY],
 }
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 DOWNLOADABLE = tuple(MIRRORS)
@@ -37,22 +40,25 @@ def download(names: list[str] | None = None, mirror: str | None = None, progress
     names = names or list(DOWNLOADABLE)
     unknown = [n for n in names if n not in DOWNLOADABLE]
     if unknown:
-        raise DataError(f"cannot download {unknown}; downloadable: {', '.join(DOWNLOADABLE)} (SCAN: prepare it from "
-                        "a local copy with `python -m modularity data prepare --from DIR`)")
+        raise DataError(f"cannot download {unknown}; downloadable: {', '.join(DOWNLOADABLE)}")
     root = data_root()
     report = {}
     for name in names:
         bases = [f"{mirror.rstrip('/')}/{name}/"] if mirror else MIRRORS[name]
-        report[name] = _cifar10(root, bases, progress) if name == "cifar10" else _idx(name, root, bases, progress)
+        if name == "cifar10":
+            report[name] = _cifar10(root, bases, progress)
+        else:
+            files = scan.OFFICIAL_FILES if name == "scan" else KNOWN_FILES[name]
+            report[name] = _files(root / name, files, root, bases, progress)
     return report
 
 
-def _idx(name: str, root: Path, bases: list[str], progress) -> str:
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
+def _files(folder: Path, files: dict[str, str], root: Path, bases: list[str], progress) -> str:
+    """Each of ``files`` (path → content sha256) fetched into ``folder`` unless a good copy is there."""
     fetched = 0
-    for file, expected in KNOWN_FILES[name].items():
+    for file, expected in files.items():
         target = folder / file
+        target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() and content_sha256(target) == expected:
             continue
         with tempfile.TemporaryDirectory(dir=root) as tmp:
@@ -96,9 +102,10 @@ def _fetch(bases: list[str], file: str, folder: Path, progress) -> Path:
         url = base + file
         try:
             progress(f"fetching {url}")
-            with urllib.request.urlopen(url, timeout=60) as response, open(folder / file, "wb") as out:
+            target = folder / Path(file).name
+            with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
                 shutil.copyfileobj(response, out, length=1 << 20)
-            return folder / file
+            return target
         except OSError as error:  # URLError and HTTPError are OSErrors
             errors.append(f"{url}: {error}")
     raise DataError(f"could not download {file}: {'; '.join(errors)}; check the network, or pass --mirror URL, or "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modularity.data import registry
-from modularity.data.root import DataError, dataset_dir, verify
+from modularity.data.root import DataError, content_sha256, data_root, dataset_dir, verify
 from modularity.data.sequences import SeqSet, lengths, pad
 
 ACTIONS = ("I_TURN_LEFT", "I_TURN_RIGHT", "I_JUMP", "I_WALK", "I_RUN", "I_LOOK")
@@ -32,6 +32,22 @@ SPLITS = {  # split → (train file, test file) inside the official archive
 }
 
 Example = tuple[str, str]  # (command, actions), words separated by single spaces
+
+ARCHIVE = "scan_official_splits.tar.gz"
+REPOSITORY = "https://raw.githubusercontent.com/brendenlake/SCAN/master/"  # where `data download` fetches from
+OFFICIAL_FILES = {  # file of the official repository → sha256 (of the files the offline archive holds)
+    "tasks.txt": "d824c7d9e9149ba497e25f701981dac79954e04bf670d22e5c209f076ac6c89f",
+    "simple_split/tasks_train_simple.txt": "941bb8a088c5f53ceff12fde902dc008933cf0c4203cc672c47b5f79d73262dd",
+    "simple_split/tasks_test_simple.txt": "1fe1c8f5a19d0dc40e41bab94278f45f66f3dc415a978bd29855a23440610fc6",
+    "length_split/tasks_train_length.txt": "b034212dc7cf87ce62f3a067dd6ad49c4d5cd18d51d615d13825516bcb1ebbc2",
+    "length_split/tasks_test_length.txt": "0760752ed34a75116ae11dcc1ee17526b7500060da1366540730fa24894d7db3",
+    "add_prim_split/tasks_train_addprim_jump.txt": "e3c78485692e028eed4205e1b8b3fd0e785ef2c12d45b5b89204dadf5b239e23",
+    "add_prim_split/tasks_test_addprim_jump.txt": "8147ae2651422c701162e174d9d66158daa57858a26b30317ac61797118ac7a5",
+    "add_prim_split/tasks_train_addprim_turn_left.txt":
+        "1b3fed86055dd7689d217f1b90cc8960aeb1cf200f4f209dc47935761b05304c",
+    "add_prim_split/tasks_test_addprim_turn_left.txt":
+        "15a82c2d25ac7c3c1fff7e18051fb085974ef3617de895c520d02144396a10e2",
+}
 
 
 # --- the grammar and its meaning ---------------------------------------------------------------------------
@@ -113,13 +129,33 @@ def _archive() -> Path:
     folder = dataset_dir("scan")
     checksums = verify("scan", folder)
     registry.record("scan", "official files (brendenlake/SCAN)", checksums)
-    return folder / "scan_official_splits.tar.gz"
+    return folder / ARCHIVE
+
+
+def _downloaded_files(files: tuple[str, ...]) -> list[str] | None:
+    """The split files as ``data download`` leaves them (``<root>/scan/<path>``), verified; None when the data
+    root holds the archive instead, or not every file."""
+    folder = data_root() / "scan"
+    if (folder / ARCHIVE).exists() or not all((folder / f).exists() for f in files):
+        return None
+    texts, checksums = [], {}
+    for file in files:
+        checksums[file] = content_sha256(folder / file)
+        if checksums[file] != OFFICIAL_FILES[file]:
+            raise DataError(f"{folder / file} is not the official file (sha256 {checksums[file][:12]}… ≠ "
+                            f"{OFFICIAL_FILES[file][:12]}…): run `python -m modularity data download scan` again")
+        texts.append((folder / file).read_text())
+    registry.record("scan", "official files (brendenlake/SCAN), downloaded", checksums)
+    return texts
 
 
 def load_split(name: str) -> tuple[list[Example], list[Example]]:
     """``(train, test)`` examples of an official split: simple, length, jump or turn_left."""
     if name not in SPLITS:
         raise DataError(f"unknown SCAN split {name!r}; known: {sorted(SPLITS)}")
+    downloaded = _downloaded_files(SPLITS[name])
+    if downloaded is not None:
+        return parse_lines(downloaded[0].splitlines()), parse_lines(downloaded[1].splitlines())
     with tarfile.open(_archive(), "r:gz") as tar:
         members = {m.name.lstrip("./"): m for m in tar.getmembers()}
         parts = []
