@@ -172,7 +172,7 @@ comparison.round(2)
 
 # %%
 mlp_rows = primary[primary.kind == "mlp"]
-fig, axes = plt.subplots(len(datasets), len(settings), figsize=(3.2 * len(settings), 2.6 * len(datasets)),
+fig, axes = plt.subplots(len(datasets), len(settings), figsize=(2.4 * len(settings), 2.3 * len(datasets)),
                          squeeze=False, constrained_layout=True)
 palette = sns.color_palette("colorblind", networks)
 for (i, dataset), (j, setting) in itertools.product(enumerate(datasets), enumerate(settings)):
@@ -191,7 +191,7 @@ plt.show()
 # two shuffle standard deviations.
 
 # %%
-fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.4), squeeze=False,
+fig, axes = plt.subplots(1, len(datasets), figsize=(3.1 * len(datasets), 3.2), squeeze=False,
                          constrained_layout=True)
 for ax, dataset in zip(axes[0], datasets):
     sns.scatterplot(data=mlp_rows[mlp_rows.dataset == dataset], x="ncut", y="z", hue="setting", style="setting",

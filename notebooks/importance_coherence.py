@@ -134,7 +134,7 @@ for (dataset, setting, kind), r in fractions.iterrows():
 long = fractions[STATS].reset_index().melt(id_vars=["dataset", "setting", "partition"], var_name="statistic",
                                            value_name="fraction significant")
 grid = sns.catplot(data=long, x="statistic", y="fraction significant", hue="partition", col="setting",
-                   row="dataset", kind="bar", height=3.0, aspect=1.6, hue_order=partitions,
+                   row="dataset", kind="bar", height=2.8, aspect=1.4, hue_order=partitions,
                    row_order=datasets, col_order=settings)
 for ax in grid.axes.flat:
     ax.axhline(chance, ls="--", color="black", lw=1)
@@ -179,7 +179,7 @@ glue("bh_n_tests", int(reject.size))
 # %%
 first = rows[(rows.dataset == primary[0]) & (rows.setting == primary[1]) & (rows.seed == 0)
              & (rows.partition == partitions[0])].sort_values(["layer", "label"])
-fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(first)), 3.6), constrained_layout=True)
+fig, ax = plt.subplots(figsize=(min(9.5, max(6, 0.25 * len(first))), 3.6), constrained_layout=True)
 for i, r in enumerate(first.itertuples()):
     ax.scatter(np.full(len(r.random_acc_drops), i), r.random_acc_drops, s=8, color="grey", alpha=0.6)
     ax.scatter([i], [r.acc_drop], s=40, color="red" if r.important else "darkred", marker="_" if not r.important
@@ -197,7 +197,7 @@ plt.show()
 # %%
 top = rows[(rows.dataset == primary[0]) & (rows.setting == primary[1])].nlargest(6, "acc_drop")
 profile = np.stack(top.class_drops.to_numpy())
-fig, axes = plt.subplots(2, len(top), figsize=(2.1 * len(top), 4.6), constrained_layout=True,
+fig, axes = plt.subplots(2, len(top), figsize=(1.55 * len(top), 4.4), constrained_layout=True,
                          gridspec_kw={"height_ratios": [1.3, 1]}, squeeze=False)
 for j, r in enumerate(top.itertuples()):
     axes[0, j].bar(range(10), profile[j], color=["red" if v == profile[j].max() else "grey" for v in profile[j]])

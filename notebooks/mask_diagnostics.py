@@ -114,7 +114,7 @@ for model_name in models:
 # %%
 edges = np.linspace(0, 1, histogram_bins + 1)
 centres = (edges[:-1] + edges[1:]) / 2
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6))
 interior_peak = 0
 for model_name in models:
     counts = torch.stack([r["histogram"] for r in results[model_name]]).numpy()
