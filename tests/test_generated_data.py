@@ -93,3 +93,32 @@ def test_clusterable_init_of_conv_channels():
     assert torch.allclose(ratio[same], torch.tensor(2.8)) and torch.allclose(ratio[~same], torch.tensor(0.8))
     with pytest.raises(ValueError, match="0 < down"):
         clusterable_init_(convs, down=0)
+
+
+def test_the_clusterability_factors_of_p1b():
+    from modularity.experiments import clusterability as cl
+
+    assert cl.regulariser_of("pruned") == "none" and cl.regulariser_of("pruned_l2") == "l2"
+    assert cl.regulariser_of("halves_diff") == "halves_diff"
+    with pytest.raises(ValueError, match="unknown setting 'l3'"):
+        cl.regulariser_of("l3")
+    # L2 with the authors' quirk: the first kernel keeps an L1 term
+    weights = [torch.tensor([[1.0, -2.0]]), torch.tensor([[3.0]])]
+    assert cl.l2_penalty(weights, 0.5).item() == pytest.approx(0.5 * 3 + 0.5 * 9)
+    settings = cl.Settings(hidden=[16, 16])
+    torch.manual_seed(4)
+    plain = cl.build("mlp", "mnist", settings, "none", seed=4)
+    torch.manual_seed(4)
+    planted = cl.build("mlp", "mnist", settings, "clusterable_init", seed=4)
+    assert torch.equal(plain.layers[0].weight, planted.layers[0].weight)
+    ratios = (planted.layers[1].weight / plain.layers[1].weight).round(decimals=4).unique()
+    torch.testing.assert_close(ratios.sort().values, torch.tensor([0.6, 4.6]))
+
+
+def test_halves_and_generated_datasets_feed_the_clusterability_experiment(data_root_with_datasets):
+    from modularity.experiments import clusterability as cl
+
+    x_train, y_train, x_test, y_test = cl.data_for("mnist", "halves_diff", 500, 100, "cpu")
+    assert x_train.shape == (500, 1, 28, 28) and y_test.shape == (100,) and float(x_train.max()) <= 1.0
+    x_train, y_train, _, _ = cl.load_dataset("lines", 300, 50, "cpu")
+    assert set(y_train.unique().tolist()) <= set(range(10)) and x_train.shape == (300, 1, 28, 28)

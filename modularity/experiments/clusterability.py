@@ -17,21 +17,30 @@ from tqdm import tqdm
 
 from modularity import clustering
 from modularity.cache import SeedStore, cached
-from modularity.data import images
+from modularity.clusterable_init import clusterable_init_
+from modularity.data import generated, images
 from modularity.models.cnn import SmallCNN
 from modularity.models.mlp import MLP
 from modularity.pruning import MagnitudePruner
 from modularity.train import EpochBatches, fit
 
-SETTINGS = ("plain", "dropout", "l1", "pruned", "pruned_dropout", "pruned_l1")
-METRIC_PREFIX = {"mnist": "mnist", "fashion_mnist": "fashion", "cifar10_gray": "cifar10_gray"}
+# P1b's factors: a regulariser (or an initialisation, or a change of data) and whether the network is pruned
+FACTORS = ("dropout", "l1", "l2", "clusterable_init", "halves_same", "halves_diff")
+SETTINGS = ("plain", "pruned") + FACTORS + tuple(f"pruned_{factor}" for factor in FACTORS)
+HALVES = ("halves_same", "halves_diff")  # factors that change the data: each image is two half-width images
+METRIC_PREFIX = {"mnist": "mnist", "fashion_mnist": "fashion", "cifar10_gray": "cifar10_gray", "lines": "lines",
+                 "random": "random"}
 KERAS_ADAM = {"eps": 1e-7}
 MEASUREMENT_FIELDS = {"ks", "n_shuffles", "shuffle_methods", "test_subset"}  # the original trained with Keras defaults
 
 
 def regulariser_of(setting: str) -> str:
-    return {"plain": "none", "pruned": "none", "dropout": "dropout", "pruned_dropout": "dropout",
-            "l1": "l1", "pruned_l1": "l1"}[setting]
+    """The factor a setting trains with ("none" for plain and pruned): pruning is a later stage of the same
+    network, so ``dropout`` and ``pruned_dropout`` share their training."""
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}; known: {', '.join(SETTINGS)}")
+    factor = setting.removeprefix("pruned").removeprefix("_")
+    return "none" if factor in ("", "plain") else factor
 
 
 @dataclass
@@ -65,7 +74,17 @@ def kernels(model: torch.nn.Module) -> list[torch.Tensor]:
 
 
 def load_dataset(name: str, train_subset: int, test_subset: int, device) -> tuple[torch.Tensor, ...]:
-    x_train, y_train, x_test, y_test = images.load(name).as_float(device)
+    if name == "lines":
+        loaded = generated.lines()
+    elif name == "random":
+        loaded = generated.random_images()
+    else:
+        loaded = images.load(name)
+    return _subset(loaded.as_float(device), train_subset, test_subset)
+
+
+def _subset(data: tuple[torch.Tensor, ...], train_subset: int, test_subset: int) -> tuple[torch.Tensor, ...]:
+    x_train, y_train, x_test, y_test = data
     if train_subset:
         x_train, y_train = x_train[:train_subset], y_train[:train_subset]
     if test_subset:
@@ -96,6 +115,8 @@ def _train(model, data, settings: Settings, regulariser: str, seed: int, epochs:
         loss = torch.nn.functional.cross_entropy(model(x_train[index]), y_train[index])
         if regulariser == "l1":
             loss = loss + settings.l1 * sum(w.abs().sum() for w in kernels(model))
+        elif regulariser == "l2":
+            loss = loss + l2_penalty(kernels(model), settings.l1)
         return loss
 
     fit(list(model.parameters()), loss_at, n_steps, lr=settings.lr, clip=None, adam=KERAS_ADAM, desc=desc,
@@ -103,12 +124,33 @@ def _train(model, data, settings: Settings, regulariser: str, seed: int, epochs:
     return pruner
 
 
-def build(kind: str, dataset: str, settings: Settings, regulariser: str) -> torch.nn.Module:
+def l2_penalty(weights: list[torch.Tensor], rate: float) -> torch.Tensor:
+    """The authors' L2 setting: rate·Σw² on every kernel but the first, which keeps an L1 term rate·Σ|w| (a quirk
+    of dfilan/clusterability_in_neural_networks ``src/train_nn.py``, reproduced as the published numbers used it).
+    The papers use one rate, 5e-5, for L1 and L2 alike: ``Settings.l1`` serves both."""
+    return rate * weights[0].abs().sum() + rate * sum(w.square().sum() for w in weights[1:])
+
+
+def build(kind: str, dataset: str, settings: Settings, regulariser: str, seed: int = 0) -> torch.nn.Module:
     dropout = (settings.cifar_dropout if dataset.startswith("cifar") else settings.dropout) \
         if regulariser == "dropout" else 0.0
     if kind == "mlp":
-        return glorot_(MLP(28 * 28, settings.hidden, 10, dropout=dropout))
-    return glorot_(SmallCNN(dropout=regulariser == "dropout"))
+        model = glorot_(MLP(28 * 28, settings.hidden, 10, dropout=dropout))
+    else:
+        model = glorot_(SmallCNN(dropout=regulariser == "dropout"))
+    if regulariser == "clusterable_init":  # P1b: 10 planted modules; MLP down 0.6, CNN 0.8 on its convolutions
+        layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear if kind == "mlp" else torch.nn.Conv2d)]
+        clusterable_init_(layers, n_modules=10, down=0.6 if kind == "mlp" else 0.8,
+                          generator=torch.Generator().manual_seed(seed), last_is_output=kind == "mlp")
+    return model
+
+
+def data_for(dataset: str, regulariser: str, train_subset: int, test_subset: int, device) -> tuple[torch.Tensor, ...]:
+    """The data a network of this factor trains on: the dataset, or its HALVES version."""
+    if regulariser not in HALVES:
+        return load_dataset(dataset, train_subset, test_subset, device)
+    pairs = generated.halves(images.load(dataset), same=regulariser == "halves_same")
+    return _subset(pairs.as_float(device), train_subset, test_subset)
 
 
 def trained_states(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, data,
@@ -123,7 +165,7 @@ def trained_states(kind: str, dataset: str, regulariser: str, seed: int, setting
         if done is not None:
             return done
         torch.manual_seed(seed)
-        model = build(kind, dataset, settings, regulariser).to(device)
+        model = build(kind, dataset, settings, regulariser, seed).to(device)
         if start_from is not None:
             model.load_state_dict(start_from)
         epochs = settings.prune_epochs if prune else settings.epochs
@@ -199,7 +241,7 @@ def network_rows(results: dict, settings: Settings) -> list[dict]:
     rows = []
     for (kind, dataset, regulariser, seed), stages in results.items():
         for stage, outcome in stages.items():
-            setting = {"none": "plain", "dropout": "dropout", "l1": "l1"}[regulariser]
+            setting = "plain" if regulariser == "none" else regulariser
             if stage == "pruned":
                 setting = "pruned" if setting == "plain" else f"pruned_{setting}"
             for (k, method), score in outcome["scores"].items():
