@@ -9,7 +9,7 @@ of weight matrices (``out × in`` each, in forward order, as ``nn.Linear`` store
   use each unit, against permutations of the patterns within each layer;
 - ``kept_by_cluster``: the share of each cluster's internal weights a mask keeps, beside the share a mask of
   the same per-tensor densities placed independently of the clusters would keep;
-- ``mask_ncut``: how self-contained a mask's subgraph is — the share of the |w| mass at its units that lies
+- ``mask_ncut``: how self-contained a mask's subgraph is — the share of the ``|w|`` mass at its units that lies
   outside it (``subgraph_cut``) — against random weight sets of the same per-tensor sizes;
 - ``rank_agreement``: Spearman's ρ between two per-cluster measures (a lesion's accuracy drop and a mask's kept
   share), against permutations.
@@ -92,7 +92,7 @@ def kept_by_cluster(mask: Mask, weight_names: Sequence[str], cluster_labels: Seq
 
 
 def subgraph_cut(weights: Sequence[np.ndarray], mask: Mask, weight_names: Sequence[str]) -> float:
-    """The share of the |w| mass at the units a mask uses that lies on weights the mask does not keep: 0 for a
+    """The share of the ``|w|`` mass at the units a mask uses that lies on weights the mask does not keep: 0 for a
     self-contained module, near 1 for a scattered set of weights."""
     usage = unit_usage(mask, weight_names)
     inside = outside = 0.0
@@ -128,7 +128,7 @@ def mask_ncut(weights: Sequence[np.ndarray], mask: Mask, weight_names: Sequence[
 
 
 def rank_agreement(a: Sequence[float], b: Sequence[float], n_permutations: int = 1000, seed: int = 0) -> dict:
-    """Spearman's ρ of two per-cluster measures, against permutations of ``b``; p two-sided on |ρ|."""
+    """Spearman's ρ of two per-cluster measures, against permutations of ``b``; p two-sided on ``|ρ|``."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     rng = np.random.default_rng(seed)
     rho = float(stats.spearmanr(a, b).statistic)

@@ -11,7 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC_MODULES = ("masking", "mask_algebra", "clustering", "tracing", "lesions", "prune_interop", "chance", "verdicts",
-                  "train", "pruning", "cache")
+                  "train", "pruning", "cache", "alignment", "double_lesion", "clusterable_init", "data.generated",
+                  "data.download", "tables")
 
 
 @pytest.fixture(scope="module")

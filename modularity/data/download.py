@@ -30,6 +30,7 @@ MIRRORS = {  # the mirrors torchvision.datasets uses, first tried first; SCAN's 
 }
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
 DOWNLOADABLE = tuple(MIRRORS)
+__all__ = ["DOWNLOADABLE", "download"]
 
 
 def download(names: list[str] | None = None, mirror: str | None = None, progress=print) -> dict[str, str]:
