@@ -58,7 +58,25 @@ def presets_table() -> str:
             state = runner.status(name, preset)[0]
             lines.append(f"| {name} | `{preset}` | {state} | {_runtime(manifest, state)} | "
                          f"{_preset_parameters(name, preset)} |")
+    hours, counted, missing = cpu_book_total()
+    lines += ["", f"All `cpu` runs of today's code together: {hours:.1f} h of wall time ({counted} runs; threads as "
+              "each row says)"
+              + (f"; not counted, not yet recomputed by today's code: {', '.join(missing)}." if missing else ".")]
     return "\n".join(lines) + "\n"
+
+
+def cpu_book_total() -> tuple[float, int, list[str]]:
+    """Hours of wall time of every fresh (or re-renderable) ``cpu`` run, how many, and which are left out."""
+    total, counted, missing = 0.0, 0, []
+    for name in runner.notebook_names():
+        if "cpu" not in runner.presets_of(name):
+            continue
+        manifest, (state, _) = runner.read_manifest(name, "cpu"), runner.status(name, "cpu")
+        if manifest and state in ("fresh", "render"):
+            total, counted = total + manifest.get("wall_time_s", 0) / 3600, counted + 1
+        else:
+            missing.append(name)
+    return total, counted, missing
 
 
 PERFORMANCE_ROWS = [
