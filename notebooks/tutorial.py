@@ -46,6 +46,7 @@ check_notebook_parameters("tutorial", globals())  # papermill and Jupyter get th
 # %%
 import warnings
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -145,6 +146,27 @@ for layer, name in ((1, "0.weight"), (2, "2.weight")):
     glue(f"agree_layer{layer}", agree)
 agreement = pd.DataFrame(rows)
 agreement.style.hide(axis="index").format({"clusters agree with that split": "{:.0%}"})
+
+# %% [markdown]
+# The same in a picture: the weights between the two hidden layers with both layers' units sorted by their
+# spectral cluster (left), and which of those weights each task's mask keeps (right). Two blocks on the
+# diagonal on the left, each coloured by one task on the right, is what "the clusters are the masks' modules"
+# looks like.
+
+# %%
+order_in, order_out = (np.argsort(per_layer[layer], kind="stable") for layer in (1, 2))
+magnitude = model[2].weight.detach().abs().numpy()[order_out][:, order_in]
+kept_by = (mask_a["2.weight"].numpy().astype(int) - mask_b["2.weight"].numpy().astype(int))[order_out][:, order_in]
+fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.8), constrained_layout=True)
+left.imshow(magnitude, cmap="Greys")
+left.set_title("|w|, hidden layer 1 → 2,\nunits sorted by cluster", fontsize=10)
+right.imshow(kept_by, cmap="RdBu", vmin=-1, vmax=1)
+right.set_title("kept by task A's mask (red), task B's (blue);\nwhite: by neither or both", fontsize=10)
+for ax in (left, right):
+    ax.grid(False)
+    ax.set_xlabel("hidden layer 1 unit")
+    ax.set_ylabel("hidden layer 2 unit")
+plt.show()
 
 # %% [markdown]
 # ## 2. Masks on the stock modules you would bring
