@@ -308,7 +308,7 @@ except GraphTracingError as error:
 # `prune_interop` and `tracing` connect them to the rest of PyTorch. The chapters compose exactly these calls
 # (with `modularity.cache` to resume long runs, and `modularity.experiments` for each paper's experiment);
 # `python -m modularity run NOTEBOOK --preset smoke` shows any chapter on a tiny scale. The
-# [API reference](api) lists every public function.
+# [API reference](../api.md) lists every public function.
 
 # %%
 metrics = {"task_a_acc": accuracy(0), "task_b_acc": accuracy(1), "mask_a_density": mask_a.density(),

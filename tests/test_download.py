@@ -98,7 +98,7 @@ def test_scan_files_download_verify_and_load_like_the_archive(served, tmp_path, 
         pytest.skip("no offline copy of SCAN to serve")
     folder, url = served
     with tar_module.open(source / "scan" / "scan_official_splits.tar.gz") as archive:
-        archive.extractall(folder / "scan", filter="data")
+        dl.safe_extract(archive, folder / "scan")
     assert dl.download(["scan"], mirror=url, progress=lambda _: None) == {"scan": "downloaded 9 file(s)"}
     downloaded = scan.load_split("jump")
     for file in scan.OFFICIAL_FILES:
@@ -122,3 +122,18 @@ def test_a_changed_downloaded_scan_file_is_refused(data_root):
 def test_unknown_names_are_refused(data_root, capsys):
     assert main(["data", "download", "imagenet"]) == 2
     assert "downloadable: mnist, fashion_mnist, cifar10, scan" in capsys.readouterr().err
+
+
+def test_an_archive_reaching_outside_its_folder_is_refused(tmp_path, monkeypatch):
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../escape.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    buffer.seek(0)
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)  # the check this Python may lack
+    with tarfile.open(fileobj=buffer, mode="r:gz") as tar, pytest.raises(DataError, match="not a plain file"):
+        dl.safe_extract(tar, tmp_path / "inside")
+    assert not (tmp_path / "escape.txt").exists()
