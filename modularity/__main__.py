@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                 why = row.get("reason") or ("" if state != "-" else row["status"])
                 print(f"{row['notebook']:<24} {row['preset']:<16} {state:<8} {wall:>9}  "
                       f"{row.get('device') or '':<6} {row.get('commit') or '':<8}  {why}")
-            return 0
+            errors = sorted({row["error"] for row in rows if row.get("error")})
+            for error in errors:
+                print(f"error: {error}", file=sys.stderr)
+            return 2 if errors else 0
         if args.command == "certify":
             from modularity import certify
 

@@ -476,7 +476,7 @@ def run_table() -> list[dict]:
         try:
             presets = presets_of(name)
         except ParameterError as error:
-            rows.append({"notebook": name, "preset": "-", "status": str(error)})
+            rows.append({"notebook": name, "preset": "-", "status": str(error), "error": str(error)})
             continue
         for preset in presets:
             if preset == TEST_PRESET:

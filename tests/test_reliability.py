@@ -63,6 +63,14 @@ def test_invalid_presets_yaml_names_the_file_and_line(tmp_path):  # row 9
         load_presets(bad)
 
 
+def test_list_with_invalid_presets_yaml_fails_naming_the_file(notebook_project, capsys):  # row 9
+    project = notebook_project({"seeds": "# %% tags=[\"parameters\"]\nn: int = 1  # [at least 1]\n"},
+                               "seeds:\n  smoke: {n: 1\n")
+    code, err = cli(capsys, "list")
+    assert code == 2 and "presets.yaml line" in err and "not valid YAML" in err
+    assert project.exists()
+
+
 def test_threads_zero_in_bench_is_refused(capsys):  # row 4
     code, err = cli(capsys, "bench", "--quick", "--threads", "0")
     assert code == 2 and "--threads" in err
