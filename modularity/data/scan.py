@@ -9,6 +9,7 @@ data README gives them); the simple split is random and comes from the official 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import tarfile
 from collections import Counter
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modularity.data import registry
-from modularity.data.root import DataError, content_sha256, data_root, dataset_dir, verify
+from modularity.data.root import DataError, data_root, dataset_dir, verify
 from modularity.data.sequences import SeqSet, lengths, pad
 
 ACTIONS = ("I_TURN_LEFT", "I_TURN_RIGHT", "I_JUMP", "I_WALK", "I_RUN", "I_LOOK")
@@ -140,11 +141,12 @@ def _downloaded_files(files: tuple[str, ...]) -> list[str] | None:
         return None
     texts, checksums = [], {}
     for file in files:
-        checksums[file] = content_sha256(folder / file)
+        content = (folder / file).read_bytes()  # read once: hashed, then parsed
+        checksums[file] = hashlib.sha256(content).hexdigest()
         if checksums[file] != OFFICIAL_FILES[file]:
             raise DataError(f"{folder / file} is not the official file (sha256 {checksums[file][:12]}… ≠ "
                             f"{OFFICIAL_FILES[file][:12]}…): run `python -m modularity data download scan` again")
-        texts.append((folder / file).read_text())
+        texts.append(content.decode())
     registry.record("scan", "official files (brendenlake/SCAN), downloaded", checksums)
     return texts
 
