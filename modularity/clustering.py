@@ -288,16 +288,16 @@ class FewShufflesWarning(UserWarning):
 
 def clusterability(graph: LayeredGraph, k: int, n_shuffles: int, method: str = "layer", seed: int = 0,
                    progress=None) -> dict:
-    """n-cut of the graph against ``n_shuffles`` shuffles of it: percentile p, z-score, significance.
+    """n-cut of the graph against ``n_shuffles`` shuffles of it: percentile p, z-score, below every shuffle.
 
     p = (1 + #{shuffled n-cut < n-cut}) / (n + 1) (left tail); z uses the population std of the shuffled
-    n-cuts, as in the original. ``significant`` means *below every shuffle*, i.e. p = 1/(n+1), the smallest p
-    that n shuffles can give: it is a test at level 1/(n+1), so it means p < 0.05 only from n = 19 shuffles on
-    (the papers use 50 or 320), and fewer shuffles raise a ``FewShufflesWarning``.
+    n-cuts, as in the original. ``below_every_shuffle`` is true when p = 1/(n+1), the smallest p that n
+    shuffles can give: a test at level 1/(n+1), so it means p < 0.05 only from n = 19 shuffles on (the papers
+    use 50 or 320), and fewer shuffles raise a ``FewShufflesWarning``.
     """
     if n_shuffles < SHUFFLES_FOR_5_PERCENT:
         warnings.warn(f"with {n_shuffles} shuffles the smallest possible p is 1/{n_shuffles + 1} = "
-                      f"{1 / (n_shuffles + 1):.3f}: 'significant' (below every shuffle) then does not mean p < 0.05; "
+                      f"{1 / (n_shuffles + 1):.3f}: 'below every shuffle' then does not mean p < 0.05; "
                       f"use at least {SHUFFLES_FOR_5_PERCENT} shuffles", FewShufflesWarning, stacklevel=2)
     _, true_ncut = spectral_clustering(graph, k, seed=seed)
     shuffles = []
@@ -317,4 +317,4 @@ def null_model_scores(value: float, null: np.ndarray) -> dict:
     std = float(null.std()) if n else float("nan")
     return {"ncut": float(value), "shuffle_ncuts": null, "shuffle_mean": float(null.mean()) if n else float("nan"),
             "shuffle_std": std, "z": (value - float(null.mean())) / std if n and std > 0 else float("nan"),
-            "p": p, "significant": bool(n and math.isclose(p, 1 / (n + 1)))}
+            "p": p, "below_every_shuffle": bool(n and math.isclose(p, 1 / (n + 1)))}

@@ -126,7 +126,7 @@ graph = clustering.mlp_graph(model)
 labels, ncut = clustering.spectral_clustering(graph, k=2)
 scores = clustering.clusterability(graph, k=2, n_shuffles=n_shuffles)
 print(f"n-cut {ncut:.3f}; shuffled networks {scores['shuffle_mean']:.3f} ± {scores['shuffle_std']:.3f}; "
-      f"below every shuffle: {scores['significant']} (p = {scores['p']:.3f})")
+      f"below every shuffle: {scores['below_every_shuffle']} (p = {scores['p']:.3f})")
 
 # %% [markdown]
 # Are the clusters the masks' modules? A hidden unit belongs to task A's module when task A's mask keeps an

@@ -104,7 +104,7 @@ def test_planted_modules_are_recovered_and_significant():
     assert adjusted_rand_score(labels, truth) == 1.0
     assert value < 0.05  # almost no weight crosses modules
     result = C.clusterability(graph, modules, n_shuffles=19, seed=0)
-    assert result["significant"] and result["p"] == pytest.approx(1 / 20)
+    assert result["below_every_shuffle"] and result["p"] == pytest.approx(1 / 20)
     assert result["z"] < -10
 
 
@@ -112,7 +112,7 @@ def test_too_few_shuffles_for_a_5_percent_test_warn():
     graph = C.layered_graph(planted_layers([8, 8, 4], 2, noise=1e-3))
     with pytest.warns(C.FewShufflesWarning, match="smallest possible p is 1/19 = 0.053"):
         result = C.clusterability(graph, 2, n_shuffles=18, seed=0)
-    assert result["significant"] and result["p"] == pytest.approx(1 / 19)  # below all 18, yet p > 0.05
+    assert result["below_every_shuffle"] and result["p"] == pytest.approx(1 / 19)  # below all 18, yet p > 0.05
 
 
 def test_random_glorot_mlp_ncut_matches_the_published_baseline():
@@ -154,10 +154,10 @@ def test_shuffles_keep_each_layers_weights_and_are_reproducible():
 
 def test_null_model_scores_by_hand():
     scores = C.null_model_scores(1.0, np.array([2.0, 3.0, 4.0]))
-    assert scores["p"] == pytest.approx(1 / 4) and scores["significant"]
+    assert scores["p"] == pytest.approx(1 / 4) and scores["below_every_shuffle"]
     assert scores["z"] == pytest.approx((1 - 3) / math.sqrt(2 / 3))  # population std
     later = C.null_model_scores(3.5, np.array([2.0, 3.0, 4.0]))
-    assert later["p"] == pytest.approx(3 / 4) and not later["significant"]
+    assert later["p"] == pytest.approx(3 / 4) and not later["below_every_shuffle"]
 
 
 def test_cnn_channel_graph_norms_by_hand():

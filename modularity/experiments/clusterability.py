@@ -249,7 +249,7 @@ def network_rows(results: dict, settings: Settings) -> list[dict]:
                              "method": method, "test_acc": outcome["test_acc"], "sparsity": outcome["sparsity"],
                              "ncut": score["ncut"], "shuffle_mean": score["shuffle_mean"],
                              "shuffle_std": score["shuffle_std"], "z": score["z"], "p": score["p"],
-                             "significant": score["significant"], "n_components": score["n_components"],
+                             "below_every_shuffle": score["below_every_shuffle"], "n_components": score["n_components"],
                              "shuffle_ncuts": score["shuffle_ncuts"]})
     return rows
 
