@@ -11,8 +11,10 @@ of weight matrices (``out × in`` each, in forward order, as ``nn.Linear`` store
   the same per-tensor densities placed independently of the clusters would keep;
 - ``mask_ncut``: how self-contained a mask's subgraph is — the share of the ``|w|`` mass at its units that lies
   outside it (``subgraph_cut``) — against random weight sets of the same per-tensor sizes;
-- ``rank_agreement``: Spearman's ρ between two per-cluster measures (a lesion's accuracy drop and a mask's kept
-  share), against permutations.
+- ``rank_correlation``: Spearman's ρ between two per-cluster measures (a lesion's accuracy drop and a mask's
+  kept share); its null, random unit sets of the clusters' sizes, comes from ``shuffled_within_layers``;
+- ``recovered_modules``: which known (planted) modules a grouping of the units finds;
+- ``shuffled_within_layers``: random unit sets of the clusters' per-layer sizes, the null of lesion statistics.
 
 Every statistic comes with its null; the verdict rule is ``verdicts.alignment_level``.
 """
@@ -28,8 +30,8 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from modularity.mask_algebra import Mask
 
-__all__ = ["kept_by_cluster", "mask_ncut", "rank_agreement", "subgraph_cut", "unit_usage", "usage_alignment",
-           "usage_patterns"]
+__all__ = ["kept_by_cluster", "mask_ncut", "rank_correlation", "recovered_modules", "shuffled_within_layers",
+           "subgraph_cut", "unit_usage", "usage_alignment", "usage_patterns"]
 
 
 def _matrices(mask: Mask, weight_names: Sequence[str]) -> list[np.ndarray]:
@@ -60,11 +62,15 @@ def usage_patterns(masks: Sequence[Mask], weight_names: Sequence[str]) -> list[n
 def usage_alignment(cluster_labels: Sequence[np.ndarray], patterns: Sequence[np.ndarray], layers: Sequence[int],
                     n_permutations: int = 1000, seed: int = 0) -> dict:
     """AMI between cluster labels and usage patterns over the units of ``layers`` (units labelled −1 left out);
-    the null permutes the patterns within each layer. p = (1 + #{null ≥ AMI}) / (n + 1)."""
+    the null permutes the patterns within each layer. p = (1 + #{null ≥ AMI}) / (n + 1). All NaN when the units
+    fall in one cluster or share one pattern."""
     rng = np.random.default_rng(seed)
     kept = [(np.asarray(cluster_labels[i]), np.asarray(patterns[i])) for i in layers]
     kept = [(c[c >= 0], p[c >= 0]) for c, p in kept]
     clusters = np.concatenate([c for c, _ in kept])
+    if len(np.unique(clusters)) < 2 or len(np.unique(np.concatenate([p for _, p in kept]))) < 2:
+        # one cluster, or every unit used alike (e.g. masks that keep everything): nothing to align
+        return {"ami": float("nan"), "null_mean": float("nan"), "null_std": float("nan"), "p": float("nan")}
     observed = adjusted_mutual_info_score(clusters, np.concatenate([p for _, p in kept]))
     null = np.array([adjusted_mutual_info_score(clusters, np.concatenate([rng.permutation(p) for _, p in kept]))
                      for _ in range(n_permutations)])
@@ -127,11 +133,32 @@ def mask_ncut(weights: Sequence[np.ndarray], mask: Mask, weight_names: Sequence[
             "p": float((1 + (null <= observed).sum()) / (n_random + 1))}
 
 
-def rank_agreement(a: Sequence[float], b: Sequence[float], n_permutations: int = 1000, seed: int = 0) -> dict:
-    """Spearman's ρ of two per-cluster measures, against permutations of ``b``; p two-sided on ``|ρ|``."""
+def rank_correlation(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's ρ; NaN when fewer than 3 pairs or either side is constant (no ranking to compare)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    rho = float(stats.spearmanr(a, b).statistic)
-    null = np.array([stats.spearmanr(a, rng.permutation(b)).statistic for _ in range(n_permutations)])
-    return {"rho": rho, "null_mean": float(np.nanmean(null)),
-            "p": float((1 + (np.abs(null) >= abs(rho)).sum()) / (n_permutations + 1))}
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def shuffled_within_layers(labels: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """The labels permuted within each layer: random unit sets with every cluster's per-layer sizes."""
+    return [rng.permutation(np.asarray(layer)) for layer in labels]
+
+
+def recovered_modules(planted: Sequence[np.ndarray], found: Sequence[np.ndarray], layers: Sequence[int],
+                      threshold: float = 0.9) -> list[bool]:
+    """For each planted module (label ≥ 0 in ``planted``), whether one group of ``found`` matches it: Jaccard
+    index of their units (over ``layers``) at least ``threshold``. Units labelled −1 belong to no module."""
+    planted_all = np.concatenate([np.asarray(planted[i]) for i in layers])
+    found_all = np.concatenate([np.asarray(found[i]) for i in layers])
+    if planted_all.shape != found_all.shape:
+        raise ValueError(f"planted and found labels cover {planted_all.size} and {found_all.size} units: give both "
+                         "for the same layers")
+    groups = [found_all == g for g in np.unique(found_all[found_all >= 0])]
+    out = []
+    for module in sorted(set(planted_all.tolist()) - {-1}):
+        members = planted_all == module
+        best = max(((members & g).sum() / (members | g).sum() for g in groups), default=0.0)
+        out.append(bool(best >= threshold))
+    return out

@@ -95,6 +95,8 @@ CLAIMS = [
     ("clusterability", "Clusterability", "pruned (and dropout-trained) MLPs are more clusterable than shuffled ones"),
     ("importance_coherence", "Importance and coherence", "spectral clusters of neurons are more important and more "
      "coherent than random groups"),
+    ("masks_vs_clusters", "Masks against clusters", "(this book's own question) the modules masks find are the "
+     "spectral clusters of the same weights"),
     ("performance", "Performance", "(engineering) faster than the original code and scikit-learn, same results"),
 ]
 

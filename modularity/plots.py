@@ -68,3 +68,43 @@ def heatmaps(matrices: dict[str, np.ndarray], *, rows, cols, title: str, fmt: st
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def scatter_panels(frame: pd.DataFrame, x: str, y: str, hue: str, panel: str, *, titles: dict, xlabel: str,
+                   ylabel: str, title: str, ncols: int = 3):
+    """One scatter of ``y`` against ``x`` per value of ``panel`` (titled by ``titles``), coloured by ``hue``."""
+    panels = list(dict.fromkeys(frame[panel]))
+    ncols = min(ncols, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.2 * nrows), squeeze=False,
+                             constrained_layout=True)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.ravel(), panels):
+        sns.scatterplot(data=frame[frame[panel] == name], x=x, y=y, hue=hue, ax=ax, s=30, alpha=0.8)
+        ax.set_title(titles.get(name, name), fontsize="small")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize="x-small", title=None)
+    fig.suptitle(title)
+    return fig
+
+
+def annotated_heatmaps(values: dict[str, np.ndarray], notes: dict[str, np.ndarray], *, rows: dict[str, list],
+                       cols: list, title: str, vmin: float = -1.0, vmax: float = 1.0, ncols: int = 3):
+    """One heat map per entry (its own row labels), coloured by ``values`` on a diverging scale centred on 0
+    and annotated with ``notes``."""
+    ncols = min(ncols, len(values))
+    nrows = -(-len(values) // ncols)
+    height = max(len(r) for r in rows.values()) * 0.55 + 1.4
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * len(cols) * ncols + 1.6 * ncols, height * nrows),
+                             squeeze=False, constrained_layout=True)
+    for ax in axes.ravel()[len(values):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.ravel(), values):
+        sns.heatmap(values[name], annot=notes[name], fmt="", xticklabels=cols, yticklabels=rows[name], cmap="RdBu_r",
+                    vmin=vmin, vmax=vmax, center=0, cbar=False, ax=ax, annot_kws={"fontsize": "small"})
+        ax.set_title(name)
+        ax.tick_params(axis="y", labelrotation=0)
+    fig.suptitle(title)
+    return fig

@@ -32,7 +32,7 @@ from typing import Iterable
 
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "PARTLY", "retention", "retention_level",
            "overlap_level", "matches", "independence", "above_chance", "claim_status", "loss_as_predicted",
-           "claim_status_from_overlap", "percent", "alignment_level", "ALIGNED_AT"]
+           "claim_status_from_overlap", "percent", "alignment_level", "alignment_over_seeds", "ALIGNED_AT"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
@@ -131,7 +131,24 @@ def percent(value: float, digits: int = 1) -> str:
 
 
 def alignment_level(ami: float, p: float) -> str:
-    """``aligned`` / ``partly aligned`` / ``independent``: cluster membership against mask usage."""
+    """``aligned`` / ``partly aligned`` / ``independent``: cluster membership against mask usage (``not
+    measurable`` when the AMI is undefined)."""
+    if math.isnan(ami):
+        return "not measurable"
     if p >= SIGNIFICANT_AT:
         return "independent"
     return "aligned" if ami >= ALIGNED_AT else "partly aligned"
+
+
+def alignment_over_seeds(amis: Iterable[float], ps: Iterable[float]) -> str:
+    """One network over its seeds: ``aligned`` when every seed's AMI beats its null (p < 0.05) and the mean
+    AMI is at least 0.5, ``partly aligned`` when at least one seed beats its null, else ``independent``; seeds
+    whose AMI is undefined (NaN: every unit used alike) are left out, and with none left the network is ``not
+    measurable``."""
+    judged = [(a, p) for a, p in zip(amis, ps) if not math.isnan(a)]
+    if not judged:
+        return "not measurable"
+    beaten = [p < SIGNIFICANT_AT for _, p in judged]
+    if not any(beaten):
+        return "independent"
+    return "aligned" if all(beaten) and sum(a for a, _ in judged) / len(judged) >= ALIGNED_AT else "partly aligned"

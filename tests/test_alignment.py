@@ -56,12 +56,22 @@ def test_planted_circuits_are_found_by_masks_and_clusters_alike():
 def test_a_random_mask_is_independent_of_the_clusters():
     weights, mask_a, _ = planted()
     rng = np.random.default_rng(1)
-    random_mask = Mask({n: torch.from_numpy(rng.random(mask_a[n].shape) < 0.5) for n in NAMES})
+    # sparse enough that some units are used and some not (a denser one uses every unit: nothing to align)
+    random_mask = Mask({n: torch.from_numpy(rng.random(mask_a[n].shape) < 0.04) for n in NAMES})
     graph = clustering.layered_graph([w.T for w in weights])
     per_layer = graph.expand_labels(clustering.spectral_clustering(graph, k=2, seed=0)[0])
-    result = alignment.usage_alignment(per_layer, alignment.usage_patterns([random_mask], NAMES), layers=[1, 2],
-                                       n_permutations=200)
+    patterns = alignment.usage_patterns([random_mask], NAMES)
+    assert 0 < np.concatenate(patterns[1:3]).mean() < 1
+    result = alignment.usage_alignment(per_layer, patterns, layers=[1, 2], n_permutations=200)
     assert verdicts.alignment_level(result["ami"], result["p"]) == "independent"
+    dense = Mask({n: torch.ones_like(mask_a[n]) for n in NAMES})
+    result = alignment.usage_alignment(per_layer, alignment.usage_patterns([dense], NAMES), layers=[1, 2])
+    assert verdicts.alignment_level(result["ami"], result["p"]) == "not measurable"
+
+
+def test_usage_alignment_is_undefined_when_every_unit_is_used_alike():
+    labels, patterns = [np.array([0, 0, 1, 1])], [np.array([3, 3, 3, 3])]
+    assert np.isnan(alignment.usage_alignment(labels, patterns, layers=[0], n_permutations=10)["ami"])
 
 
 def test_kept_share_and_its_chance_by_hand():
@@ -79,13 +89,40 @@ def test_subgraph_cut_by_hand():
     assert alignment.subgraph_cut(weights, mask, ["a", "b"]) == pytest.approx(3 / 6)
 
 
-def test_rank_agreement_against_permutations():
-    result = alignment.rank_agreement([1, 2, 3, 4, 5, 6, 7], [2, 4, 6, 8, 10, 12, 14], n_permutations=500)
-    assert result["rho"] == pytest.approx(1.0) and result["p"] < 0.01
-    assert abs(alignment.rank_agreement([1, 2, 3, 4], [3, 1, 4, 2], 500)["rho"]) < 0.5
+def test_rank_correlation_matches_scipy_and_refuses_constant_sides():
+    a, b = [1, 2, 3, 4, 5], [2, 1, 4, 3, 5]
+    assert alignment.rank_correlation(a, b) == pytest.approx(0.8)  # 1 − 6·Σd²/(n(n²−1)) = 1 − 6·4/120
+    assert np.isnan(alignment.rank_correlation([1, 2, 3], [5, 5, 5])) and np.isnan(alignment.rank_correlation([1, 2], [1, 2]))
+
+
+def test_recovered_modules_by_hand():
+    planted = [np.array([0, 0, 1]), np.array([0, 0, 1, 1, 2])]
+    found = [np.array([7, 7, 8]), np.array([7, 7, 8, 8, 8])]  # module 1 and 2 merged in the found grouping
+    assert alignment.recovered_modules(planted, found, layers=[1]) == [True, False, False]
+    assert alignment.recovered_modules(planted, found, layers=[0, 1], threshold=0.6) == [True, True, False]
+    with pytest.raises(ValueError, match="same layers"):
+        alignment.recovered_modules(planted, [np.array([0])], layers=[0])
+
+
+def test_random_sets_keep_every_clusters_per_layer_size():
+    labels = [np.array([0, 0, 1, 2]), np.array([1, 1, 1, 0, -1])]
+    shuffled = alignment.shuffled_within_layers(labels, np.random.default_rng(0))
+    assert [sorted(s.tolist()) for s in shuffled] == [sorted(s.tolist()) for s in labels]
 
 
 @pytest.mark.parametrize("ami, p, level", [(0.5, 0.049, "aligned"), (0.499, 0.049, "partly aligned"),
-                                           (0.9, 0.05, "independent")])
+                                           (0.9, 0.05, "independent"), (float("nan"), 0.01, "not measurable")])
 def test_alignment_level_at_its_boundaries(ami, p, level):
     assert verdicts.alignment_level(ami, p) == level
+
+
+@pytest.mark.parametrize("amis, ps, level", [
+    ([0.5, 0.5], [0.049, 0.049], "aligned"),
+    ([0.6, 0.399], [0.01, 0.01], "partly aligned"),  # mean 0.4995 < 0.5
+    ([0.9, 0.9], [0.01, 0.05], "partly aligned"),  # one seed does not beat its null
+    ([0.9, 0.9], [0.05, 0.2], "independent"),
+    ([float("nan"), 0.6], [float("nan"), 0.01], "aligned"),  # a seed whose units are all used alike is left out
+    ([float("nan")], [float("nan")], "not measurable"),
+])
+def test_alignment_over_seeds_at_its_boundaries(amis, ps, level):
+    assert verdicts.alignment_over_seeds(amis, ps) == level
