@@ -118,7 +118,7 @@ def planted_case(settings: PlantedSettings, seed: int) -> tuple[Network, list[np
         draw = torch.Generator().manual_seed(seed * 1000 + t)
         order = torch.randint(0, len(x), (settings.mask_steps, settings.batch_size), generator=draw)
         logits = masking.MaskLogits.for_model(model, names)
-        masking.train_mask(model, logits, lambda step: (x[order[step]], y[order[step], t]),
+        masking.train_mask(model, logits, lambda step, order=order, t=t: (x[order[step]], y[order[step], t]),
                            lambda out, target, t=t: torch.nn.functional.mse_loss(out[:, t], target),
                            n_steps=settings.mask_steps, beta=settings.beta, penalty_batch_size=settings.batch_size,
                            lr=settings.mask_lr, progress=False, rng_key=f"planted seed {seed} mask {task}")
