@@ -122,3 +122,23 @@ def test_halves_and_generated_datasets_feed_the_clusterability_experiment(data_r
     assert x_train.shape == (500, 1, 28, 28) and y_test.shape == (100,) and float(x_train.max()) <= 1.0
     x_train, y_train, _, _ = cl.load_dataset("lines", 300, 50, "cpu")
     assert set(y_train.unique().tolist()) <= set(range(10)) and x_train.shape == (300, 1, 28, 28)
+
+
+def test_poly_and_small_mnist_networks_train_and_report_what_applies(data_root_with_datasets):
+    from modularity.experiments import clusterability as cl
+
+    settings = cl.Settings(hidden=[8, 8], epochs=1, prune_epochs=1, train_subset=256, test_subset=64, ks=[3],
+                           n_shuffles=2)
+    poly = cl.load_dataset("poly", 256, 64, "cpu")
+    assert poly[0].shape == (256, 2) and poly[1].shape == (256, 512)
+    with pytest.warns(Warning):  # two shuffles: 'below every shuffle' is no 5% test
+        out = cl.run_network("mlp", "poly", "l2", 0, settings, poly, "cpu")
+    assert np.isnan(out["unpruned"]["test_acc"]) and out["pruned"]["test_mse"] > 0
+    small = cl.load_dataset("mnist_7x7", 256, 64, "cpu")
+    assert small[0].shape == (256, 1, 7, 7) and float(small[0].max()) <= 1.0
+    model = cl.build("mlp", "mnist_7x7", settings, "cluster_grad")
+    assert model.layers[0].in_features == 49
+    with pytest.warns(Warning):
+        out = cl.run_network("mlp", "mnist_7x7", "cluster_grad", 0, settings, small, "cpu")
+    assert 0 <= out["pruned"]["test_acc"] <= 1 and "test_mse" not in out["pruned"]
+    assert out["pruned"]["sparsity"] > 0.85  # pruned to 90% while the units were rebalanced every step

@@ -39,6 +39,10 @@ class RegressionSet:
     y_test: torch.Tensor
     source: str
 
+    def as_float(self, device=None) -> tuple[torch.Tensor, ...]:
+        """The four tensors on ``device`` (already float: the same call as ``ImageSet.as_float``)."""
+        return tuple(t.to(device) for t in (self.x_train, self.y_train, self.x_test, self.y_test))
+
 
 def _split(n_train: int, n_test: int, make) -> tuple:
     x, y = make(n_train + n_test)

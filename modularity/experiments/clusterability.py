@@ -4,6 +4,10 @@ One *network* is a (dataset, regulariser, seed): it is trained, its clusterabili
 magnitude-pruned (50% → 90%) from the trained weights with a fresh Adam and measured again. So the
 ``plain``/``pruned`` settings share their base training, as ``dropout``/``pruned_dropout`` do.
 Trained weights and per-network results are cached per seed in the data root.
+
+Datasets beyond the image sets: LINES and RANDOM (generated images), POLY (regression: 512 linear outputs,
+mean squared error, test MSE instead of accuracy) and ``mnist_7x7``, the small MNIST of the cluster-gradient
+experiment (its MLP, 49-64-64-64-10, comes from the caller's ``Settings.hidden``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from modularity import clustering
+from modularity import cluster_gradient, clustering
 from modularity.cache import SeedStore, cached
 from modularity.clusterable_init import clusterable_init_
 from modularity.data import generated, images
@@ -25,11 +29,14 @@ from modularity.pruning import MagnitudePruner
 from modularity.train import EpochBatches, fit
 
 # P1b's factors: a regulariser (or an initialisation, or a change of data) and whether the network is pruned
-FACTORS = ("dropout", "l1", "l2", "clusterable_init", "halves_same", "halves_diff")
+FACTORS = ("dropout", "l1", "l2", "clusterable_init", "halves_same", "halves_diff", "cluster_grad")
 SETTINGS = ("plain", "pruned") + FACTORS + tuple(f"pruned_{factor}" for factor in FACTORS)
 HALVES = ("halves_same", "halves_diff")  # factors that change the data: each image is two half-width images
 METRIC_PREFIX = {"mnist": "mnist", "fashion_mnist": "fashion", "cifar10_gray": "cifar10_gray", "lines": "lines",
-                 "random": "random"}
+                 "random": "random", "poly": "poly", "mnist_7x7": "cluster_reg"}
+REGRESSION = ("poly",)  # 512 linear outputs and mean squared error; its networks report test MSE, not accuracy
+INPUTS, OUTPUTS = {"poly": 2, "mnist_7x7": 7 * 7}, {"poly": 512}  # otherwise 28 × 28 pixels and 10 classes
+CLUSTER_GRAD_STRENGTH, CLUSTER_GRAD_EIGENVALUES = 0.1, 3  # the original's small-MLP configuration
 KERAS_ADAM = {"eps": 1e-7}
 MEASUREMENT_FIELDS = {"ks", "n_shuffles", "shuffle_methods", "test_subset"}  # the original trained with Keras defaults
 
@@ -78,6 +85,10 @@ def load_dataset(name: str, train_subset: int, test_subset: int, device) -> tupl
         loaded = generated.lines()
     elif name == "random":
         loaded = generated.random_images()
+    elif name == "poly":
+        loaded = generated.poly()
+    elif name == "mnist_7x7":
+        loaded = images.resized(images.load("mnist"), 7)
     else:
         loaded = images.load(name)
     return _subset(loaded.as_float(device), train_subset, test_subset)
@@ -93,6 +104,19 @@ def _subset(data: tuple[torch.Tensor, ...], train_subset: int, test_subset: int)
 
 
 @torch.no_grad()
+def mean_squared_error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    was_training = model.training
+    model.eval()
+    error = float(torch.nn.functional.mse_loss(model(x), y))
+    model.train(was_training)
+    return error
+
+
+def task_loss(dataset: str):
+    return torch.nn.functional.mse_loss if dataset in REGRESSION else torch.nn.functional.cross_entropy
+
+
+@torch.no_grad()
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 2000) -> float:
     was_training = model.training
     model.eval()
@@ -102,7 +126,7 @@ def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: in
 
 
 def _train(model, data, settings: Settings, regulariser: str, seed: int, epochs: int, pruner_end: bool,
-           desc: str, checkpoint=None) -> MagnitudePruner | None:
+           desc: str, checkpoint=None, loss_fn=torch.nn.functional.cross_entropy) -> MagnitudePruner | None:
     x_train, y_train = data[0], data[1]
     batches = EpochBatches(len(x_train), settings.batch_size, seed, device=x_train.device)
     n_steps = batches.steps_per_epoch * epochs
@@ -112,15 +136,26 @@ def _train(model, data, settings: Settings, regulariser: str, seed: int, epochs:
 
     def loss_at(step):
         index = batches(step)
-        loss = torch.nn.functional.cross_entropy(model(x_train[index]), y_train[index])
+        loss = loss_fn(model(x_train[index]), y_train[index])
         if regulariser == "l1":
             loss = loss + settings.l1 * sum(w.abs().sum() for w in kernels(model))
         elif regulariser == "l2":
             loss = loss + l2_penalty(kernels(model), settings.l1)
+        elif regulariser == "cluster_grad":
+            loss = loss + cluster_gradient.penalty(kernels(model), CLUSTER_GRAD_STRENGTH, CLUSTER_GRAD_EIGENVALUES)
         return loss
 
+    after_step = pruner.after_step if pruner else None
+    if regulariser == "cluster_grad":  # rebalance every hidden unit after each step, as the original does
+        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+        def after_step(step, prune=after_step):
+            if prune:
+                prune(step)
+            cluster_gradient.balance_units_(linears)
+
     fit(list(model.parameters()), loss_at, n_steps, lr=settings.lr, clip=None, adam=KERAS_ADAM, desc=desc,
-        after_step=pruner.after_step if pruner else None, checkpoint=checkpoint)
+        after_step=after_step, checkpoint=checkpoint)
     return pruner
 
 
@@ -135,7 +170,7 @@ def build(kind: str, dataset: str, settings: Settings, regulariser: str, seed: i
     dropout = (settings.cifar_dropout if dataset.startswith("cifar") else settings.dropout) \
         if regulariser == "dropout" else 0.0
     if kind == "mlp":
-        model = glorot_(MLP(28 * 28, settings.hidden, 10, dropout=dropout))
+        model = glorot_(MLP(INPUTS.get(dataset, 28 * 28), settings.hidden, OUTPUTS.get(dataset, 10), dropout=dropout))
     else:
         model = glorot_(SmallCNN(dropout=regulariser == "dropout"))
     if regulariser == "clusterable_init":  # P1b: 10 planted modules; MLP down 0.6, CNN 0.8 on its convolutions
@@ -171,7 +206,8 @@ def trained_states(kind: str, dataset: str, regulariser: str, seed: int, setting
         epochs = settings.prune_epochs if prune else settings.epochs
         _train(model, data, settings, regulariser, seed + (7919 if prune else 0), epochs, prune,
                desc=f"{dataset} {regulariser} seed {seed} {'prune' if prune else 'train'}",
-               checkpoint=None if prune else store.checkpoint(name))  # pruning masks are not checkpointed
+               checkpoint=None if prune else store.checkpoint(name),  # pruning masks are not checkpointed
+               loss_fn=task_loss(dataset))
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         store.save(name, state)
         return state
@@ -192,9 +228,10 @@ def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: 
     out = {}
     for name, state in trained_states(kind, dataset, regulariser, seed, settings, data, device).items():
         model = trained_model(kind, dataset, regulariser, state, settings).to(device)
-        test_acc = accuracy(model, data[2], data[3])
+        quality = {"test_acc": float("nan"), "test_mse": mean_squared_error(model, data[2], data[3])} \
+            if dataset in REGRESSION else {"test_acc": accuracy(model, data[2], data[3])}
         model = model.cpu()
-        out[name] = {"test_acc": test_acc, "sparsity": sparsity(model),
+        out[name] = quality | {"sparsity": sparsity(model),
                      "scores": cached(f"clusterability_scores_{kind}", params | {"stage": name}, seed,
                                       lambda m=model: measure(m, kind, settings, seed))}
     return out
@@ -246,7 +283,8 @@ def network_rows(results: dict, settings: Settings) -> list[dict]:
                 setting = "pruned" if setting == "plain" else f"pruned_{setting}"
             for (k, method), score in outcome["scores"].items():
                 rows.append({"kind": kind, "dataset": dataset, "setting": setting, "seed": seed, "k": k,
-                             "method": method, "test_acc": outcome["test_acc"], "sparsity": outcome["sparsity"],
+                             "method": method, "test_acc": outcome["test_acc"],
+                             "test_mse": outcome.get("test_mse", float("nan")), "sparsity": outcome["sparsity"],
                              "ncut": score["ncut"], "shuffle_mean": score["shuffle_mean"],
                              "shuffle_std": score["shuffle_std"], "z": score["z"], "p": score["p"],
                              "below_every_shuffle": score["below_every_shuffle"], "n_components": score["n_components"],
