@@ -32,13 +32,15 @@ from typing import Iterable
 
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "PARTLY", "retention", "retention_level",
            "overlap_level", "matches", "independence", "above_chance", "claim_status", "loss_as_predicted",
-           "claim_status_from_overlap", "percent", "alignment_level", "alignment_over_seeds", "ALIGNED_AT"]
+           "claim_status_from_overlap", "percent", "alignment_level", "alignment_over_seeds", "agreement_with_authors",
+           "ALIGNED_AT"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
 PARTLY = 0.5  # a part of a claim that holds in part (e.g. an accuracy partly lost where loss was predicted)
 STRONG_AT, PARTIAL_AT = 0.5, 0.1
 ALIGNED_AT, SIGNIFICANT_AT = 0.5, 0.05
+MAJORITY = 0.5  # "most networks": a share of at least one half
 CLAIM_STATUSES = ("reproduced", "partly reproduced", "not reproduced", "not measurable")
 
 
@@ -152,3 +154,18 @@ def alignment_over_seeds(amis: Iterable[float], ps: Iterable[float]) -> str:
     if not any(beaten):
         return "independent"
     return "aligned" if all(beaten) and sum(a for a, _ in judged) / len(judged) >= ALIGNED_AT else "partly aligned"
+
+
+def agreement_with_authors(z: float, below: float, authors_z: float | None, authors_below: float | None) -> str:
+    """One row of a table beside the authors': do both runs put the networks on the same side of the shuffles
+    (the sign of the mean z) and agree on whether most networks are below every shuffle (share ≥ 0.5)?
+    ``agrees`` when every comparison the authors' numbers allow matches, ``partly`` when one of two does,
+    ``disagrees`` when none does, ``not comparable`` when the authors give neither number."""
+    matched = []
+    if authors_z is not None:
+        matched.append((z < 0) == (authors_z < 0))
+    if authors_below is not None:
+        matched.append((below >= MAJORITY) == (authors_below >= MAJORITY))
+    if not matched:
+        return "not comparable"
+    return "agrees" if all(matched) else "partly" if any(matched) else "disagrees"

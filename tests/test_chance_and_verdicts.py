@@ -112,3 +112,16 @@ def test_above_chance_against_a_hand_computed_binomial_tail():
                                           ("undefined", None)])
 def test_loss_as_predicted(level, holds):
     assert verdicts.loss_as_predicted(level) == holds
+
+
+@pytest.mark.parametrize("z, below, authors_z, authors_below, expected", [
+    (-2.0, 0.5, -9.7, 1.0, "agrees"),  # a share of one half counts as most networks
+    (-2.0, 0.49, -9.7, 1.0, "partly"),
+    (0.1, 0.0, -9.7, 1.0, "disagrees"),
+    (0.0, 0.0, 18.0, 0.0, "agrees"),  # z = 0 is not below the shuffles
+    (-1.0, 1.0, None, 0.4, "disagrees"),
+    (-1.0, 1.0, -2.7, None, "agrees"),
+    (-1.0, 1.0, None, None, "not comparable"),
+])
+def test_agreement_with_the_authors_at_its_boundaries(z, below, authors_z, authors_below, expected):
+    assert verdicts.agreement_with_authors(z, below, authors_z, authors_below) == expected

@@ -142,3 +142,12 @@ def test_poly_and_small_mnist_networks_train_and_report_what_applies(data_root_w
         out = cl.run_network("mlp", "mnist_7x7", "cluster_grad", 0, settings, small, "cpu")
     assert 0 <= out["pruned"]["test_acc"] <= 1 and "test_mse" not in out["pruned"]
     assert out["pruned"]["sparsity"] > 0.85  # pruned to 90% while the units were rebalanced every step
+
+
+def test_each_dataset_runs_the_factors_p1b_trains_on_it():
+    from modularity.experiments import clusterability as cl
+
+    assert cl.applies("mnist", "halves_diff") and not cl.applies("cifar10_gray", "halves_same")
+    assert cl.applies("mnist_7x7", "cluster_grad") and cl.applies("mnist_7x7", "none")
+    assert not cl.applies("mnist", "cluster_grad") and not cl.applies("mnist_7x7", "l1")
+    assert cl.applies("poly", "l2") and not cl.applies("poly", "dropout") and cl.applies("lines", "none")

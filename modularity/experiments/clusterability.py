@@ -41,6 +41,17 @@ KERAS_ADAM = {"eps": 1e-7}
 MEASUREMENT_FIELDS = {"ks", "n_shuffles", "shuffle_methods", "test_subset"}  # the original trained with Keras defaults
 
 
+def applies(dataset: str, regulariser: str) -> bool:
+    """Whether P1b trains this factor on this dataset: HALVES are made of MNIST or Fashion-MNIST images, the
+    cluster-gradient regulariser belongs to the 7 × 7 MNIST experiment (which compares it with plain training),
+    and POLY, a regression, has no dropout setting there."""
+    if regulariser in HALVES:
+        return dataset in ("mnist", "fashion_mnist")
+    if dataset == "mnist_7x7" or regulariser == "cluster_grad":
+        return dataset == "mnist_7x7" and regulariser in ("none", "cluster_grad")
+    return not (dataset == "poly" and regulariser == "dropout")
+
+
 def regulariser_of(setting: str) -> str:
     """The factor a setting trains with ("none" for plain and pruned): pruning is a later stage of the same
     network, so ``dropout`` and ``pruned_dropout`` share their training."""

@@ -1,0 +1,72 @@
+"""The authors' own numbers, transcribed with their source, for the book to show beside ours.
+
+Clusterability (Filan et al., *Clusterability in Neural Networks*): means over the networks of each row of the
+result files committed with the original code, `dfilan/clusterability_in_neural_networks` under `results/`
+(k = 12, 50 `layer` shuffles; "below every shuffle" is the share of networks with p = 1/51). ``None`` marks a
+number the transcription does not give: it is shown as missing, never filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["P1B", "P1bRow", "p1b_row"]
+
+MLP_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_mlp.csv"
+CLUSTER_GRAD_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_clust_grad.csv"
+
+
+@dataclass(frozen=True)
+class P1bRow:
+    ncut: float | None
+    shuffle_mean: float | None
+    z: float | None
+    below_every_shuffle: float | None  # share of the networks
+    test_acc: float | None
+    source: str
+
+
+def _mlp(ncut, shuffled, z, below, test_acc=None) -> P1bRow:
+    return P1bRow(ncut, shuffled, z, below, test_acc, MLP_SOURCE)
+
+
+# (dataset, setting) → the authors' means; settings named as in ``experiments.clusterability.SETTINGS``
+P1B: dict[tuple[str, str], P1bRow] = {
+    ("mnist", "plain"): _mlp(10.02, 10.17, -4.5, 1.0),
+    ("mnist", "dropout"): _mlp(9.97, 10.30, -3.0, 1.0),
+    ("mnist", "l1"): _mlp(9.06, 6.51, 18.0, 0.0),
+    ("mnist", "l2"): _mlp(9.64, 9.39, 4.0, 0.2),
+    ("mnist", "clusterable_init"): _mlp(8.72, 10.07, -43.8, 1.0),
+    ("mnist", "pruned"): _mlp(8.88, 9.18, -9.7, 1.0),
+    ("mnist", "pruned_dropout"): _mlp(8.35, 9.25, -24.0, 1.0),
+    ("mnist", "pruned_l1"): _mlp(10.06, 2.72, 22.3, 0.0),
+    ("mnist", "pruned_l2"): _mlp(8.34, 8.60, -6.0, 0.6),
+    ("mnist", "pruned_clusterable_init"): _mlp(5.75, 9.20, -92.0, 1.0),
+    ("mnist", "halves_same"): _mlp(10.04, 10.10, -2.6, 0.4),
+    ("mnist", "halves_diff"): _mlp(9.87, 10.31, -7.2, 1.0, 0.93),
+    ("mnist", "pruned_halves_diff"): _mlp(None, None, None, None, 0.94),
+    ("fashion_mnist", "plain"): _mlp(9.89, 10.08, -5.4, 1.0),
+    ("fashion_mnist", "dropout"): _mlp(9.70, 10.05, -10.7, 1.0),
+    ("fashion_mnist", "l1"): _mlp(8.41, 7.21, 11.5, 0.0),
+    ("fashion_mnist", "l2"): _mlp(9.47, 9.19, 4.3, 0.0),
+    ("fashion_mnist", "clusterable_init"): _mlp(8.75, 10.02, -34.0, 1.0),
+    ("fashion_mnist", "pruned"): _mlp(8.69, 9.03, -10.4, 1.0),
+    ("fashion_mnist", "pruned_dropout"): _mlp(8.11, 9.13, -24.7, 1.0),
+    ("fashion_mnist", "pruned_l1"): _mlp(9.94, 4.59, 23.8, 0.0),
+    ("fashion_mnist", "pruned_l2"): _mlp(8.52, 8.75, -3.9, 0.6),
+    ("fashion_mnist", "pruned_clusterable_init"): _mlp(6.27, 9.07, -81.1, 1.0),
+    ("fashion_mnist", "halves_same"): _mlp(9.78, 9.92, -4.4, 0.8),
+    ("fashion_mnist", "halves_diff"): _mlp(9.88, 10.25, -18.9, 1.0, 0.72),
+    ("poly", "plain"): _mlp(9.81, 10.19, -25.5, 1.0),
+    ("poly", "l1"): _mlp(9.21, 9.28, None, 0.6),
+    ("poly", "l2"): _mlp(8.30, 9.87, -130.0, None),
+    ("mnist_7x7", "plain"): P1bRow(10.02, None, None, None, 0.957, CLUSTER_GRAD_SOURCE),
+    ("mnist_7x7", "cluster_grad"): P1bRow(8.93, None, None, None, 0.959, CLUSTER_GRAD_SOURCE),
+    ("mnist_7x7", "pruned"): P1bRow(7.11, None, -2.7, 0.4, 0.934, CLUSTER_GRAD_SOURCE),
+    ("mnist_7x7", "pruned_cluster_grad"): P1bRow(5.51, None, -5.3, 0.7, 0.896, CLUSTER_GRAD_SOURCE),
+}
+
+
+def p1b_row(dataset: str, setting: str) -> P1bRow | None:
+    """The authors' row for a (dataset, setting), or None where they published none."""
+    return P1B.get((dataset, setting))
