@@ -43,3 +43,20 @@ def test_lesioning_a_circuit_loses_its_task_only():
     points = mc.lesion_mask_points(network, planted, base)
     assert len(points) == 4
     assert np.corrcoef([p["score_lost"] for p in points], [p["kept"] for p in points])[0, 1] > 0.9
+
+
+def test_class_masks_hold_what_the_control_keeps_and_removing_the_class_drops():
+    torch.manual_seed(0)
+    model = mc.MLP(6, [8], 10)
+    x, y = torch.randn(400, 6), torch.arange(400) % 10
+    masks = mc.class_masks(model, x, y, mc.ClassMaskSettings(mask_steps=60, mask_lr=0.1), seed=0, progress=False)
+    assert sorted(masks, key=int) == [str(c) for c in range(10)]
+    assert len({tuple(m["layers.0.weight"].flatten().tolist()) for m in masks.values()}) > 1  # not all alike
+    for mask in masks.values():
+        assert set(mask.names) == {"layers.0.weight", "layers.1.weight"}
+
+
+def test_a_class_specific_mask_by_hand():
+    control = mc.Mask({"w": torch.tensor([[1, 1], [0, 1]])})
+    without = {"3": mc.Mask({"w": torch.tensor([[1, 0], [1, 0]])})}
+    assert mc.class_specific(control, without)["3"]["w"].tolist() == [[False, True], [False, True]]

@@ -12,11 +12,12 @@ Three measurements, each with its null (see ``modularity.alignment``):
 
 Networks: planted ones (known circuits, built by hand here, masks trained on them), the +/* FNN and the +/+
 FNN with its copy-weight control (trained by the add/mul and double-addition experiments' own code, stored
-in their namespaces).
+in their namespaces), and the clusterability chapter's MNIST MLPs with one class-specific mask per class.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -26,6 +27,7 @@ import torch
 from modularity import alignment, clustering, lesions, masking
 from modularity.data import arithmetic as ar
 from modularity.experiments import addmul, doubleadd, stages
+from modularity.experiments import clusterability as cl
 from modularity.mask_algebra import Mask
 from modularity.models.mlp import MLP
 from modularity.train import set_determinism
@@ -156,6 +158,68 @@ def doubleadd_case(settings: doubleadd.Settings, seed: int, device: torch.device
                    lambda: doubleadd.pair_accuracy(model, valid))
 
 
+# --- MNIST MLPs of the clusterability chapter, one mask per removed class ---------------------------------
+
+@dataclass
+class ClassMaskSettings:
+    mask_steps: int = 2000
+    beta: float = 1e-4
+    mask_lr: float = 1e-2
+    batch_size: int = 128
+    n_mask_samples: int = 4
+
+
+MNIST_SETTINGS = {"mnist_mlp": ("none", "unpruned"), "mnist_mlp_pruned_dropout": ("dropout", "pruned")}
+
+
+def class_masks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, settings: ClassMaskSettings,
+                seed: int, progress: bool = True) -> dict[str, Mask]:
+    """Class c's mask: the weights a control mask (all classes) keeps that the mask trained without class c
+    drops — what the network needs for c and not for the other classes, as in the CIFAR class-removal chapter."""
+    names = masking.masked_parameter_names(model, mask_biases=False)
+
+    def trained(keep: torch.Tensor, key: str) -> Mask:
+        pool = torch.nonzero(keep).flatten()
+        draw = torch.Generator().manual_seed(seed * 1000 + zlib.crc32(key.encode()))
+        order = pool[torch.randint(0, len(pool), (settings.mask_steps, settings.batch_size), generator=draw)]
+        logits = masking.MaskLogits.for_model(model, names)
+        masking.train_mask(model, logits, lambda step: (x[order[step]], y[order[step]]),
+                           torch.nn.functional.cross_entropy, n_steps=settings.mask_steps, beta=settings.beta,
+                           penalty_batch_size=settings.batch_size, lr=settings.mask_lr,
+                           n_samples=settings.n_mask_samples, desc=f"seed {seed} mask {key}", progress=progress,
+                           rng_key=f"seed {seed} mask {key}")
+        return logits.binary()
+
+    control = trained(torch.ones_like(y, dtype=torch.bool), "control")
+    return class_specific(control, {str(c): trained(y != c, f"without {c}") for c in range(10)})
+
+
+def class_specific(control: Mask, without: dict[str, Mask]) -> dict[str, Mask]:
+    """Class → the weights the control mask keeps and the mask trained without that class does not."""
+    return {c: control & ~mask for c, mask in without.items()}
+
+
+def mnist_case(name: str, mlp_settings, mask_settings: ClassMaskSettings, seed: int, device: torch.device,
+               progress: bool = True) -> Network:
+    """The clusterability chapter's MNIST MLP (trained and, for ``mnist_mlp_pruned_dropout``, pruned there) with one
+    class-specific mask per class; the score of a class is its test accuracy."""
+    regulariser, stage = MNIST_SETTINGS[name]
+    data = cl.load_dataset("mnist", mlp_settings.train_subset, mlp_settings.test_subset, device)
+    state = cl.trained_states("mlp", "mnist", regulariser, seed, mlp_settings, data, device)[stage]
+    model = cl.trained_model("mlp", "mnist", regulariser, state, mlp_settings).to(device)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    masks = class_masks(model, data[0], data[1], mask_settings, seed, progress)
+    x_test, y_test = data[2], data[3]
+
+    @torch.no_grad()
+    def scores() -> dict[str, float]:
+        per_class = lesions.class_accuracies(model(x_test), y_test, 10)
+        return {str(c): float(per_class[c]) for c in range(10)}
+
+    return Network(list(model.layers), masking.masked_parameter_names(model, mask_biases=False), masks, scores)
+
+
 # --- the comparison ----------------------------------------------------------------------------------------
 
 @dataclass
@@ -261,9 +325,14 @@ def run_doubleadd(settings: doubleadd.Settings, compare_settings: CompareSetting
 
 def run(name: str, settings, compare_settings: CompareSettings, seed: int, device: torch.device) -> dict:
     """One seed of the named network (``planted``, ``planted_shared``: ``PlantedSettings``; ``addmul_fnn``:
-    ``addmul.Settings``; ``doubleadd_fnn``, ``doubleadd_fnn_copyweight``: ``doubleadd.Settings``)."""
+    ``addmul.Settings``; ``doubleadd_fnn``, ``doubleadd_fnn_copyweight``: ``doubleadd.Settings``; ``mnist_mlp``,
+    ``mnist_mlp_pruned_dropout``: the clusterability chapter's ``Settings`` and a ``ClassMaskSettings``)."""
     if name.startswith("planted"):
         return run_planted(settings, compare_settings, seed)
+    if name in MNIST_SETTINGS:
+        mlp_settings, mask_settings = settings
+        set_determinism(seed)
+        return compare(mnist_case(name, mlp_settings, mask_settings, seed, device), compare_settings, seed)
     if name == "addmul_fnn":
         return run_addmul(settings, compare_settings, seed, device)
     return run_doubleadd(settings, compare_settings, seed, device)
