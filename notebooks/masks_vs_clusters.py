@@ -43,7 +43,7 @@
 # %% tags=["parameters"]
 preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 3  # number of seeds 0..seeds-1 per network [at least 2]
-networks: list[str] = ["planted", "planted_shared", "addmul_fnn", "doubleadd_fnn", "doubleadd_fnn_copyweight"]  # which networks; also mnist_mlp, mnist_mlp_pruned_dropout [non-empty; one of: planted, planted_shared, addmul_fnn, doubleadd_fnn, doubleadd_fnn_copyweight, mnist_mlp, mnist_mlp_pruned_dropout]
+networks: list[str] = ["planted", "planted_shared", "addmul_fnn", "doubleadd_fnn", "doubleadd_fnn_copyweight"]  # which networks [non-empty; one of: planted, planted_shared, addmul_fnn, doubleadd_fnn, doubleadd_fnn_copyweight]
 planted_groups: list[int] = [3, 6]  # inputs of each task's own planted circuit [non-empty; at least 1]
 planted_shared_inputs: int = 2  # inputs of the circuit both tasks use in `planted_shared` [at least 1]
 planted_mask_steps: int = 600  # mask training steps on the planted networks [at least 1]
@@ -53,14 +53,6 @@ addmul_mask_steps: int = 8000  # +/* mask steps per stage (its chapter's cpu val
 doubleadd_base_steps: int = 8000  # +/+ FNN base training steps (its chapter's cpu value) [at least 1]
 doubleadd_mask_steps: int = 3000  # +/+ mask steps per stage (its chapter's cpu value) [at least 1]
 k: int = 4  # spectral clusters of the trained FNNs (the planted ones use one per planted module) [at least 2]
-mnist_hidden: list[int] = [256, 256, 256, 256]  # MNIST MLP hidden layers (the clusterability chapter's) [non-empty; at least 1]
-mnist_epochs: int = 10  # MNIST MLP training epochs (the clusterability chapter's cpu value) [at least 1]
-mnist_prune_epochs: int = 10  # MNIST MLP pruning epochs (the clusterability chapter's cpu value) [at least 1]
-mnist_train_subset: int = 0  # train the MNIST MLPs on the first n images (0: all) [at least 0]
-mnist_test_subset: int = 0  # score classes on the first n test images (0: all) [at least 0]
-mnist_k: int = 12  # spectral clusters of the MNIST MLPs (the clusterability chapter's k) [at least 2]
-class_mask_steps: int = 2000  # steps of each MNIST class mask (and of its control mask) [at least 1]
-class_beta: float = 0.0001  # logit penalty β of the MNIST class masks [at least 0]
 n_permutations: int = 1000  # permutations of the AMI null [at least 1]
 n_random_sets: int = 100  # random weight sets of the subgraph-cut null [at least 1]
 n_lesion_null: int = 50  # random unit sets of the lesion-against-mask null [at least 1]
@@ -71,7 +63,7 @@ from modularity.parameters import check_notebook_parameters
 
 check_notebook_parameters("masks_vs_clusters", globals())  # papermill and Jupyter get the runner's checks
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -80,7 +72,6 @@ import torch
 from modularity import cache, chance, plots, provenance, stats, tables, verdicts
 from modularity.data import arithmetic, pair_arithmetic
 from modularity.experiments import addmul, doubleadd
-from modularity.experiments import clusterability as cl
 from modularity.experiments import masks_vs_clusters as mc
 from modularity.glue import glue
 from modularity.train import choose_device
@@ -111,22 +102,14 @@ trained_settings = {
     "doubleadd_fnn": doubleadd.Settings("fnn", fnn_hidden, doubleadd_base_steps, doubleadd_mask_steps),
     "doubleadd_fnn_copyweight": doubleadd.Settings("fnn_copyweight", fnn_hidden, doubleadd_base_steps,
                                                    doubleadd_mask_steps)}
-mnist_settings = (cl.Settings(hidden=mnist_hidden, epochs=mnist_epochs, prune_epochs=mnist_prune_epochs,
-                              train_subset=mnist_train_subset, test_subset=mnist_test_subset),
-                  mc.ClassMaskSettings(mask_steps=class_mask_steps, beta=class_beta))
-for name in mc.MNIST_SETTINGS:
-    trained_settings[name] = mnist_settings
 
 
 results = {}
 for name in networks:
     settings = planted_settings.get(name) or trained_settings[name]
-    described = {f"{i}": asdict(part) for i, part in enumerate(settings)} if isinstance(settings, tuple) else \
-        asdict(settings)
-    network_compare = replace(compare_settings, k=mnist_k) if name in mc.MNIST_SETTINGS else compare_settings
-    params = {"network": name, **described, **asdict(network_compare), "device": torch_device.type}
+    params = {"network": name, **asdict(settings), **asdict(compare_settings), "device": torch_device.type}
     results[name] = [cache.cached(f"masks_vs_clusters/{name}", params, seed,
-                                  lambda: mc.run(name, settings, network_compare, seed, torch_device))
+                                  lambda: mc.run(name, settings, compare_settings, seed, torch_device))
                      for seed in range(seeds)]
     for seed, r in enumerate(results[name]):
         print(f"{name} seed {seed}: scores {', '.join(f'{t} {v:.3f}' for t, v in r['task_scores'].items())}; "
@@ -282,5 +265,4 @@ tables.metrics_table(metrics)
 # are the ones whose removal costs that task.
 #
 # This run used {glue:text}`run_size`. What this chapter does not yet cover — the MNIST MLPs with one mask per
-# class (implemented, not yet in the published run), the CIFAR-10 CNN at channel level, and a `paper`-scale
-# preset — is listed on the deviations page.
+# class, the CIFAR-10 CNN at channel level, and a `paper`-scale preset — is listed on the deviations page.

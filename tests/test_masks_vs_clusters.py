@@ -60,3 +60,15 @@ def test_a_class_specific_mask_by_hand():
     control = mc.Mask({"w": torch.tensor([[1, 1], [0, 1]])})
     without = {"3": mc.Mask({"w": torch.tensor([[1, 0], [1, 0]])})}
     assert mc.class_specific(control, without)["3"]["w"].tolist() == [[False, True], [False, True]]
+
+
+@pytest.mark.parametrize("name", ["mnist_mlp", "mnist_mlp_pruned_dropout"])
+def test_the_clusterability_chapters_mnist_mlps_are_compared_class_by_class(name, data_root_with_datasets):
+    from modularity.experiments import clusterability as cl
+
+    settings = (cl.Settings(hidden=[12, 12], epochs=1, prune_epochs=1, train_subset=600, test_subset=200),
+                mc.ClassMaskSettings(mask_steps=30, mask_lr=0.1))
+    result = mc.run(name, settings, mc.CompareSettings(k=3, n_permutations=10, n_random_sets=5, n_lesion_null=3),
+                    seed=0, device=torch.device("cpu"))
+    assert result["tasks"] == [str(c) for c in range(10)] and len(result["labels"]) == 4
+    assert set(result["task_scores"]) == set(result["tasks"])
