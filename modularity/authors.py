@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["P1B", "P1bRow", "p1b_row"]
+__all__ = ["P1B", "P1B_CNN", "P1bRow", "p1b_row"]
 
 MLP_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_mlp.csv"
 CLUSTER_GRAD_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_clust_grad.csv"
+CNN_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_cnn.csv"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,22 @@ P1B: dict[tuple[str, str], P1bRow] = {
 }
 
 
-def p1b_row(dataset: str, setting: str) -> P1bRow | None:
-    """The authors' row for a (dataset, setting), or None where they published none."""
-    return P1B.get((dataset, setting))
+def _cnn(ncut, shuffled, z, below) -> P1bRow:
+    return P1bRow(ncut, shuffled, z, below, None, CNN_SOURCE)
+
+
+# the small CNN's channel graph, k = 12; rows the transcription gives without naming their dataset are left out
+P1B_CNN: dict[tuple[str, str], P1bRow] = {
+    ("mnist", "plain"): _cnn(10.69, 10.67, None, 0.0),
+    ("fashion_mnist", "plain"): _cnn(10.64, 10.67, None, 0.2),
+    ("mnist", "l2"): _cnn(8.05, 10.25, -70.7, None),
+    ("fashion_mnist", "l2"): _cnn(9.30, 10.58, None, None),
+    ("mnist", "clusterable_init"): _cnn(None, None, None, 1.0),
+    ("fashion_mnist", "clusterable_init"): _cnn(None, None, None, 1.0),
+    ("mnist", "pruned"): _cnn(10.46, 10.03, 11.0, None),
+}
+
+
+def p1b_row(dataset: str, setting: str, kind: str = "mlp") -> P1bRow | None:
+    """The authors' row for a (dataset, setting) of an MLP or of the small CNN, or None where they published none."""
+    return (P1B_CNN if kind == "cnn" else P1B).get((dataset, setting))

@@ -47,7 +47,9 @@ ks: list[int] = [12]  # numbers of clusters; the first is the primary one (P1b: 
 n_shuffles: int = 50  # shuffles per network and k (P1b: 50; P1: 320) [at least 1]
 shuffle_methods: list[str] = ["layer"]  # null models: layer (primary), layer_nonzero [non-empty; one of: layer, layer_nonzero]
 random_init_networks: int = 20  # untrained Glorot MLPs for the random-initialisation baseline (P1b: 100) [at least 1]
-cnn_networks: int = 0  # small CNNs on MNIST (channel graph); 0 skips them [at least 0]
+cnn_networks: int = 0  # small CNNs (channel graph) per dataset and setting; 0 skips them [at least 0]
+cnn_datasets: list[str] = ["mnist", "fashion_mnist", "cifar10"]  # small-CNN datasets (CIFAR-10 in colour) [non-empty; one of: mnist, fashion_mnist, cifar10]
+cnn_settings: list[str] = ["plain", "dropout", "pruned", "pruned_dropout"]  # small-CNN settings (P1b also: l1, l2, clusterable_init and their pruned forms) [non-empty; one of: plain, pruned, dropout, l1, l2, clusterable_init, pruned_dropout, pruned_l1, pruned_l2, pruned_clusterable_init]
 cnn_epochs: int = 10  # small-CNN training epochs (P1b: 10) [at least 1]
 cnn_prune_epochs: int = 10  # small-CNN pruning epochs (P1b: 10) [at least 1]
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
@@ -101,17 +103,20 @@ for dataset in datasets:
         print(f"{dataset} {regulariser} seed {seed}: test accuracy "
               f"{results[('mlp', dataset, regulariser, seed)]['unpruned']['test_acc']:.3f} unpruned, "
               f"{results[('mlp', dataset, regulariser, seed)]['pruned']['test_acc']:.3f} pruned")
-cnn_settings = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=cnn_prune_epochs, batch_size=64)
-if cnn_networks:
-    data = cl.load_dataset("mnist", train_subset, test_subset, torch_device)
-    for seed in range(cnn_networks):
-        key = {"kind": "cnn", "dataset": "mnist", "regulariser": "none", **asdict(cnn_settings)}
-        results[("cnn", "mnist", "none", seed)] = cache.cached(
-            "clusterability/network", key, seed,
-            lambda: cl.run_network("cnn", "mnist", "none", seed, cnn_settings, data, torch_device))
+cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=cnn_prune_epochs, batch_size=64)
+cnn_regularisers = sorted({cl.regulariser_of(s) for s in cnn_settings})
+for dataset in cnn_datasets if cnn_networks else []:
+    data = cl.load_dataset(dataset, train_subset, test_subset, torch_device)
+    for regulariser in [r for r in cnn_regularisers if cl.applies(dataset, r, kind="cnn")]:
+        for seed in range(cnn_networks):
+            key = {"kind": "cnn", "dataset": dataset, "regulariser": regulariser, **asdict(cnn_training)}
+            results[("cnn", dataset, regulariser, seed)] = cache.cached(
+                "clusterability/network", key, seed,
+                lambda: cl.run_network("cnn", dataset, regulariser, seed, cnn_training, data, torch_device))
 
 rows = pd.DataFrame(cl.network_rows(results, mlp_settings))
-rows = rows[(rows.kind == "cnn") | rows.setting.isin(settings)]
+rows = rows[((rows.kind == "cnn") & rows.setting.isin(cnn_settings))
+            | ((rows.kind == "mlp") & rows.setting.isin(settings))]
 
 # %% [markdown]
 # ## The table: n-cut against the shuffle distribution
@@ -256,16 +261,30 @@ others
 # %% [markdown]
 # ## Small CNN: the channel graph
 # One node per channel of conv layers 1–3, edges the induced 1-norm of |kernel slice| (what the original
-# code computes; see the deviations page); only run when `cnn_networks` > 0 (the `paper` preset).
+# code computes; see the deviations page); only run when `cnn_networks` > 0 (the `paper` preset). Beside
+# each row, the authors' numbers where their result file gives them (`results/clustering_factors_cnn.csv`),
+# with the same agreement rule as the MLP table.
 
 # %%
 cnn_rows = primary[primary.kind == "cnn"]
 if len(cnn_rows):
-    cnn_table = cnn_rows.groupby("setting").apply(summary, include_groups=False)
-    for setting, row in cnn_table.iterrows():
+    cnn_table = cnn_rows.groupby(["dataset", "setting"], sort=False).apply(summary, include_groups=False)
+    for (dataset, setting), row in cnn_table.iterrows():
         for key, value in row.items():
-            glue(f"cnn_mnist_{setting}_{key}", int(value) if key.startswith("n_") else value)
-    display(cnn_table)
+            if not (key.startswith(("test_acc", "test_mse")) and pd.isna(value)):
+                glue(f"cnn_{dataset}_{setting}_{key}", int(value) if key.startswith("n_") else value)
+    cnn_comparison = []
+    for (d, s), r in cnn_table.iterrows():
+        theirs = authors.p1b_row(d, s, kind="cnn") if comparable else None
+        below = r.n_significant / r.n_networks
+        cnn_comparison.append({
+            "dataset": d, "setting": s, "test acc": r.test_acc, "n-cut": r.ncut,
+            "n-cut (authors)": theirs and theirs.ncut, "shuffled": r.shuffle_mean,
+            "shuffled (authors)": theirs and theirs.shuffle_mean, "z": r.z, "z (authors)": theirs and theirs.z,
+            "below every shuffle": below, "below every shuffle (authors)": theirs and theirs.below_every_shuffle,
+            "agreement": verdicts.agreement_with_authors(r.z, below, theirs.z, theirs.below_every_shuffle)
+            if theirs else "no authors' row"})
+    display(pd.DataFrame(cnn_comparison).style.format(precision=2, na_rep="—").hide(axis="index"))
 else:
     print("no CNNs at this preset")
 

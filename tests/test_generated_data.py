@@ -151,3 +151,7 @@ def test_each_dataset_runs_the_factors_p1b_trains_on_it():
     assert cl.applies("mnist_7x7", "cluster_grad") and cl.applies("mnist_7x7", "none")
     assert not cl.applies("mnist", "cluster_grad") and not cl.applies("mnist_7x7", "l1")
     assert cl.applies("poly", "l2") and not cl.applies("poly", "dropout") and cl.applies("lines", "none")
+    assert cl.applies("cifar10", "l2", kind="cnn") and not cl.applies("cifar10", "none")  # colour: CNN only
+    assert not cl.applies("mnist", "halves_diff", kind="cnn") and not cl.applies("cifar10_gray", "none", kind="cnn")
+    colour = cl.build("cnn", "cifar10", cl.Settings(), "none")
+    assert colour.conv1.in_channels == 3 and colour.dense.in_features == 64 * 8 * 8

@@ -34,6 +34,8 @@ SETTINGS = ("plain", "pruned") + FACTORS + tuple(f"pruned_{factor}" for factor i
 HALVES = ("halves_same", "halves_diff")  # factors that change the data: each image is two half-width images
 METRIC_PREFIX = {"mnist": "mnist", "fashion_mnist": "fashion", "cifar10_gray": "cifar10_gray", "lines": "lines",
                  "random": "random", "poly": "poly", "mnist_7x7": "cluster_reg"}
+CNN_DATASETS = ("mnist", "fashion_mnist", "cifar10")  # the small CNN sees CIFAR-10 in colour, 32 × 32
+CNN_FACTORS = ("none", "dropout", "l1", "l2", "clusterable_init")
 REGRESSION = ("poly",)  # 512 linear outputs and mean squared error; its networks report test MSE, not accuracy
 INPUTS, OUTPUTS = {"poly": 2, "mnist_7x7": 7 * 7}, {"poly": 512}  # otherwise 28 × 28 pixels and 10 classes
 CLUSTER_GRAD_STRENGTH, CLUSTER_GRAD_EIGENVALUES = 0.1, 3  # the original's small-MLP configuration
@@ -41,10 +43,15 @@ KERAS_ADAM = {"eps": 1e-7}
 MEASUREMENT_FIELDS = {"ks", "n_shuffles", "shuffle_methods", "test_subset"}  # the original trained with Keras defaults
 
 
-def applies(dataset: str, regulariser: str) -> bool:
+def applies(dataset: str, regulariser: str, kind: str = "mlp") -> bool:
     """Whether P1b trains this factor on this dataset: HALVES are made of MNIST or Fashion-MNIST images, the
     cluster-gradient regulariser belongs to the 7 × 7 MNIST experiment (which compares it with plain training),
-    and POLY, a regression, has no dropout setting there."""
+    and POLY, a regression, has no dropout setting there; the small CNN trains on MNIST, Fashion-MNIST and
+    colour CIFAR-10 with the regularisers and initialisations (not on HALVES)."""
+    if kind == "cnn":
+        return dataset in CNN_DATASETS and regulariser in CNN_FACTORS
+    if dataset == "cifar10":
+        return False  # MLPs see CIFAR-10 as 28 × 28 greyscale: cifar10_gray
     if regulariser in HALVES:
         return dataset in ("mnist", "fashion_mnist")
     if dataset == "mnist_7x7" or regulariser == "cluster_grad":
@@ -183,7 +190,9 @@ def build(kind: str, dataset: str, settings: Settings, regulariser: str, seed: i
     if kind == "mlp":
         model = glorot_(MLP(INPUTS.get(dataset, 28 * 28), settings.hidden, OUTPUTS.get(dataset, 10), dropout=dropout))
     else:
-        model = glorot_(SmallCNN(dropout=regulariser == "dropout"))
+        colour = dataset == "cifar10"
+        model = glorot_(SmallCNN(in_channels=3 if colour else 1, side=32 if colour else 28,
+                                 dropout=regulariser == "dropout"))
     if regulariser == "clusterable_init":  # P1b: 10 planted modules; MLP down 0.6, CNN 0.8 on its convolutions
         layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear if kind == "mlp" else torch.nn.Conv2d)]
         clusterable_init_(layers, n_modules=10, down=0.6 if kind == "mlp" else 0.8,
