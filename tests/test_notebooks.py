@@ -9,9 +9,7 @@ from modularity import runner
 # Published cpu runs made before runs recorded the code that computed them: the book shows each under a
 # warning until it is republished. The list only shrinks: once a listed run is republished (fresh), its
 # strict xfail fails and the entry must go.
-AWAITING_REPUBLICATION = {
-    "dm_math",
-}
+AWAITING_REPUBLICATION: set[str] = set()  # every legacy run has been republished
 
 
 @pytest.mark.slow
