@@ -105,9 +105,12 @@ def claim_cell(name: str, preset: str, warning: bool) -> str:
     """The status of one chapter's claim, read from the run it shows."""
     if warning:
         return "**not yet recomputed by today's code** (see the chapter's warning)"
-    status = runner.read_manifest(name, preset)["metrics"].get("claim_status")
-    return (f"**{status}** at the `{preset}` preset" if status else
-            f"measured at the `{preset}` preset; the chapter states its verdict")
+    metrics = runner.read_manifest(name, preset)["metrics"]
+    if metrics.get("claim_status"):
+        return f"**{metrics['claim_status']}** at the `{preset}` preset"
+    if metrics.get("answer"):  # a question of the book's own, answered by a count of computed verdicts
+        return f"at the `{preset}` preset, {metrics['answer']}"
+    return f"measured at the `{preset}` preset; the chapter states its verdict"
 
 
 def write_status_table(shown: dict[str, str], warned: set[str]) -> None:

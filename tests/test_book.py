@@ -78,3 +78,14 @@ def test_chapter_figures_load_and_glued_numbers_appear(built_book, name):
     assert expected, "a chapter's text should cite its glued numbers"
     missing = [t for t in expected if t not in text]
     assert not missing, f"glued values not shown on the page: {missing[:5]}"
+
+
+@pytest.mark.parametrize("metrics, cell", [
+    ({"claim_status": "partly reproduced"}, "**partly reproduced** at the `cpu` preset"),
+    ({"answer": "of the 3 trained networks, 3 partly aligned"},
+     "at the `cpu` preset, of the 3 trained networks, 3 partly aligned"),
+    ({}, "measured at the `cpu` preset; the chapter states its verdict"),
+])
+def test_the_front_page_states_each_chapters_computed_verdict(metrics, cell, monkeypatch):
+    monkeypatch.setattr(book.runner, "read_manifest", lambda name, preset: {"metrics": metrics})
+    assert book.claim_cell("any", "cpu", warning=False) == cell
