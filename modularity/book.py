@@ -101,16 +101,25 @@ CLAIMS = [
 ]
 
 
+def stated_verdict(metrics: dict) -> tuple[str, str] | None:
+    """What a run concludes, as ``(kind, text)``: a paper claim's ``status``, or the ``answer`` to a question of
+    the book's own (a count of computed verdicts); None when the chapter states its verdict only in its text."""
+    if metrics.get("claim_status"):
+        return "status", metrics["claim_status"]
+    if metrics.get("answer"):
+        return "answer", metrics["answer"]
+    return None
+
+
 def claim_cell(name: str, preset: str, warning: bool) -> str:
     """The status of one chapter's claim, read from the run it shows."""
     if warning:
         return "**not yet recomputed by today's code** (see the chapter's warning)"
-    metrics = runner.read_manifest(name, preset)["metrics"]
-    if metrics.get("claim_status"):
-        return f"**{metrics['claim_status']}** at the `{preset}` preset"
-    if metrics.get("answer"):  # a question of the book's own, answered by a count of computed verdicts
-        return f"at the `{preset}` preset, {metrics['answer']}"
-    return f"measured at the `{preset}` preset; the chapter states its verdict"
+    verdict = stated_verdict(runner.read_manifest(name, preset)["metrics"])
+    if verdict is None:
+        return f"measured at the `{preset}` preset; the chapter states its verdict"
+    kind, text = verdict
+    return f"**{text}** at the `{preset}` preset" if kind == "status" else f"at the `{preset}` preset, {text}"
 
 
 def write_status_table(shown: dict[str, str], warned: set[str]) -> None:

@@ -33,8 +33,8 @@ def results_table() -> str:
         preset = runner.best_fresh_preset(name) or "cpu"
         manifest = runner.read_manifest(name, preset)
         state, _ = runner.status(name, preset)
-        metrics = (manifest or {}).get("metrics", {})
-        status = metrics.get("claim_status") or metrics.get("answer") or "see the chapter"
+        verdict = book.stated_verdict((manifest or {}).get("metrics", {}))
+        status = verdict[1] if verdict else "see the chapter"
         if state not in ("fresh", "render"):
             status = "not yet recomputed by today's code"
         lines.append(f"| {claim} | {title} | {status} | `{preset}` | {state} | {_runtime(manifest, state)} | "
