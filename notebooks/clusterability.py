@@ -168,27 +168,37 @@ shown
 
 # %%
 comparable = ks[0] == 12 and shuffle_methods[0] == "layer"
+
+
+def beside_authors(d, s, r, theirs):
+    """One table row: our means, the authors' beside each (missing where they give none), the row's agreement."""
+    below = r.n_significant / r.n_networks
+    field = lambda name: getattr(theirs, name, None)  # noqa: E731
+    return {"dataset": d, "setting": s, "n-cut": r.ncut, "n-cut (authors)": field("ncut"), "shuffled": r.shuffle_mean,
+            "shuffled (authors)": field("shuffle_mean"), "z": r.z, "z (authors)": field("z"),
+            "below every shuffle": below, "below every shuffle (authors)": field("below_every_shuffle"),
+            "test acc": r.test_acc, "test acc (authors)": field("test_acc"),
+            "agreement": verdicts.agreement_with_authors(r.z, below, theirs.z, theirs.below_every_shuffle)
+            if theirs else "no authors' row", "source": theirs.source.split(", ")[-1] if theirs else None}
+
+
+def show(rows):
+    display(pd.DataFrame(rows).style.format(precision=2, na_rep="—").hide(axis="index"))
+
+
 comparison_rows = []
 for (d, s), r in table.iterrows():
     theirs = authors.p1b_row(d, s) if comparable else None
     if theirs is None:
         continue
-    ours_below = r.n_significant / r.n_networks
-    agreement = verdicts.agreement_with_authors(r.z, ours_below, theirs.z, theirs.below_every_shuffle)
+    comparison_rows.append(beside_authors(d, s, r, theirs))
     row_name = f"{cl.METRIC_PREFIX[d]}_{s}"
     for key, value in (("ncut", theirs.ncut), ("z", theirs.z)):
         if value is not None:
             glue(f"{row_name}_authors_{key}", value)
-    glue(f"{row_name}_agreement", agreement)
-    comparison_rows.append({
-        "dataset": d, "setting": s, "n-cut": r.ncut, "n-cut (authors)": theirs.ncut, "shuffled": r.shuffle_mean,
-        "shuffled (authors)": theirs.shuffle_mean, "z": r.z, "z (authors)": theirs.z,
-        "below every shuffle": ours_below, "below every shuffle (authors)": theirs.below_every_shuffle,
-        "test acc": r.test_acc if "test_acc" in r else float("nan"), "test acc (authors)": theirs.test_acc,
-        "agreement": agreement, "source": theirs.source.split(", ")[-1]})
-comparison = pd.DataFrame(comparison_rows)
-if len(comparison):
-    display(comparison.style.format(precision=2, na_rep="—").hide(axis="index"))
+    glue(f"{row_name}_agreement", comparison_rows[-1]["agreement"])
+if comparison_rows:
+    show(comparison_rows)
 else:
     print("no row the authors published at this k and null model")
 
@@ -273,18 +283,8 @@ if len(cnn_rows):
         for key, value in row.items():
             if not (key.startswith(("test_acc", "test_mse")) and pd.isna(value)):
                 glue(f"cnn_{dataset}_{setting}_{key}", int(value) if key.startswith("n_") else value)
-    cnn_comparison = []
-    for (d, s), r in cnn_table.iterrows():
-        theirs = authors.p1b_row(d, s, kind="cnn") if comparable else None
-        below = r.n_significant / r.n_networks
-        cnn_comparison.append({
-            "dataset": d, "setting": s, "test acc": r.test_acc, "n-cut": r.ncut,
-            "n-cut (authors)": theirs and theirs.ncut, "shuffled": r.shuffle_mean,
-            "shuffled (authors)": theirs and theirs.shuffle_mean, "z": r.z, "z (authors)": theirs and theirs.z,
-            "below every shuffle": below, "below every shuffle (authors)": theirs and theirs.below_every_shuffle,
-            "agreement": verdicts.agreement_with_authors(r.z, below, theirs.z, theirs.below_every_shuffle)
-            if theirs else "no authors' row"})
-    display(pd.DataFrame(cnn_comparison).style.format(precision=2, na_rep="—").hide(axis="index"))
+    show([beside_authors(d, s, r, authors.p1b_row(d, s, kind="cnn") if comparable else None)
+          for (d, s), r in cnn_table.iterrows()])
 else:
     print("no CNNs at this preset")
 
