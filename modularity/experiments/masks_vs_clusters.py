@@ -262,10 +262,11 @@ def _rho(points: list[dict]) -> float:
     return alignment.rank_correlation([p["score_lost"] for p in points], [p["kept"] for p in points])
 
 
-def lesion_agreement(network: Network, labels: list[np.ndarray], n_null: int, seed: int) -> dict:
+def lesion_agreement(network: Network, labels: list[np.ndarray], base: dict[str, float], n_null: int,
+                     seed: int) -> dict:
     """Spearman's ρ of lesion loss against mask-kept share over (cluster, task), beside the same ρ for random
-    unit sets of the clusters' per-layer sizes; p = (1 + #{null ≥ ρ}) / (n + 1) (agreement is a positive ρ)."""
-    base = network.task_scores()
+    unit sets of the clusters' per-layer sizes; p = (1 + #{null ≥ ρ}) / (n + 1) (agreement is a positive ρ).
+    ``base``: each task's score without a lesion."""
     points = lesion_mask_points(network, labels, base)
     rho = _rho(points)
     rng = np.random.default_rng(seed)
@@ -283,15 +284,15 @@ def compare(network: Network, settings: CompareSettings, seed: int) -> dict:
     hidden = list(range(1, len(labels) - 1))
     tasks = list(network.masks)
     patterns = alignment.usage_patterns([network.masks[t] for t in tasks], network.names)
-    weights = network.weights
+    weights, scores = network.weights, network.task_scores()
     return {
         "tasks": tasks, "labels": labels, "ncut": ncut, "patterns": patterns,
-        "task_scores": network.task_scores(),
+        "task_scores": scores,
         "usage": alignment.usage_alignment(labels, patterns, hidden, settings.n_permutations, seed),
         "kept": {t: alignment.kept_by_cluster(network.masks[t], network.names, labels) for t in tasks},
         "mask_cut": {t: alignment.mask_ncut(weights, network.masks[t], network.names, settings.n_random_sets, seed)
                      for t in tasks},
-        "lesion": lesion_agreement(network, labels, settings.n_lesion_null, seed),
+        "lesion": lesion_agreement(network, labels, scores, settings.n_lesion_null, seed),
         "mask_density": {t: network.masks[t].total() / sum(network.masks[t].sizes().values()) for t in tasks},
     }
 
@@ -313,16 +314,6 @@ def run_planted(settings: PlantedSettings, compare_settings: CompareSettings, se
     return result | {"planted": planted, "recovered": planted_recovery(result, planted)}
 
 
-def run_addmul(settings: addmul.Settings, compare_settings: CompareSettings, seed: int, device: torch.device,
-               progress: bool = True) -> dict:
-    return compare(addmul_case(settings, seed, device, progress), compare_settings, seed)
-
-
-def run_doubleadd(settings: doubleadd.Settings, compare_settings: CompareSettings, seed: int, device: torch.device,
-                  progress: bool = True) -> dict:
-    return compare(doubleadd_case(settings, seed, device, progress), compare_settings, seed)
-
-
 def run(name: str, settings, compare_settings: CompareSettings, seed: int, device: torch.device) -> dict:
     """One seed of the named network (``planted``, ``planted_shared``: ``PlantedSettings``; ``addmul_fnn``:
     ``addmul.Settings``; ``doubleadd_fnn``, ``doubleadd_fnn_copyweight``: ``doubleadd.Settings``; ``mnist_mlp``,
@@ -333,6 +324,5 @@ def run(name: str, settings, compare_settings: CompareSettings, seed: int, devic
         mlp_settings, mask_settings = settings
         set_determinism(seed)
         return compare(mnist_case(name, mlp_settings, mask_settings, seed, device), compare_settings, seed)
-    if name == "addmul_fnn":
-        return run_addmul(settings, compare_settings, seed, device)
-    return run_doubleadd(settings, compare_settings, seed, device)
+    case = addmul_case if name == "addmul_fnn" else doubleadd_case
+    return compare(case(settings, seed, device), compare_settings, seed)
