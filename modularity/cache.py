@@ -1,5 +1,11 @@
 """Per-seed result cache in the data root, keyed by (hash of the code that computes, parameters, seed).
 
+"The code that computes" is, by default, every computation module the notebook has loaded. A store that
+names its ``scope`` (the module whose functions compute it, e.g. an experiment) is keyed by that module and
+the package modules it imports, directly or not, instead: two notebooks that train the same network with the
+same parameters then share the entry (the masks-vs-clusters chapter reuses the add/mul chapter's networks and
+masks), and an edit to a module outside the scope does not throw away a long run's finished seeds.
+
 An interrupted run resumes from the seeds already finished; a long preset can be run a few seeds at a time
 and merged; a rerun with more seeds reuses the finished ones. Every stored file has a sha256 beside it and
 is checked on load: a damaged entry is reported with its path, moved aside and recomputed, never reused.
@@ -11,10 +17,12 @@ published with the run: a chapter can then be re-rendered from them on a fresh c
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import gzip
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -81,8 +89,51 @@ def code_files() -> dict[str, str]:
     return files
 
 
-def code_hash() -> str:
-    return hashlib.sha256(json.dumps(code_files(), sort_keys=True).encode()).hexdigest()
+def code_hash(scope: str | None = None) -> str:
+    files = code_files() if scope is None else scope_files(scope)
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of a ``modularity`` module (None for names that are not package modules)."""
+    parts = name.split(".")
+    if parts[0] != "modularity":
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    return next((f for f in (base / "__init__.py", base.with_suffix(".py")) if f.is_file()), None)
+
+
+def _imported_package_modules(name: str) -> set[str]:
+    """The ``modularity`` modules a module's source imports (parent packages included)."""
+    file = _module_file(name)
+    package = name if file.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text(), filename=str(file))):
+        if isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+            candidates = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for candidate in candidates:
+            if _module_file(candidate) is not None:
+                parts = candidate.split(".")
+                found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def scope_files(scope: str) -> dict[str, str]:
+    """``{path: sha256}`` of the computation modules in ``scope``'s import closure within the package."""
+    seen, todo = set(), [scope]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_imported_package_modules(name) - seen)
+    paths = {package_relative(_module_file(name)) for name in seen}
+    return {path: file_sha256(PACKAGE_DIR / path) for path in sorted(paths) if is_computation(path)}
 
 
 def record_loaded_code() -> None:
@@ -93,8 +144,8 @@ def record_loaded_code() -> None:
         code_files()  # a notebook that cached nothing: every loaded computation module computed its numbers
 
 
-def cache_key(params: dict, seed: int) -> str:
-    blob = json.dumps({"code": code_hash(), "params": params, "seed": seed}, sort_keys=True, default=str)
+def cache_key(params: dict, seed: int, scope: str | None = None) -> str:
+    blob = json.dumps({"code": code_hash(scope), "params": params, "seed": seed}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -105,8 +156,8 @@ def published_name(params: dict, seed: int) -> str:
     return f"seed{seed}-p{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
 
 
-def cache_path(namespace: str, params: dict, seed: int) -> Path:
-    return data_root() / "cache" / namespace / f"seed{seed}-{cache_key(params, seed)}.pt"
+def cache_path(namespace: str, params: dict, seed: int, scope: str | None = None) -> Path:
+    return data_root() / "cache" / namespace / f"seed{seed}-{cache_key(params, seed, scope)}.pt"
 
 
 def save_checked(path: Path, value) -> None:
@@ -169,9 +220,10 @@ def note_training() -> None:
         provenance.record("identity", "trains_outside_cache", True)
 
 
-def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any]) -> Any:
-    """``compute()``'s result for this seed, loaded when already computed, else computed and saved."""
-    name = f"seed{seed}-{cache_key(params, seed)}"
+def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], scope: str | None = None) -> Any:
+    """``compute()``'s result for this seed, loaded when already computed, else computed and saved; keyed
+    by ``scope``'s code when given (see the module docstring)."""
+    name = f"seed{seed}-{cache_key(params, seed, scope)}"
     result, stored = _published_result(namespace, published_name(params, seed))
     if result is None:
         path = data_root() / "cache" / namespace / f"{name}.pt"
@@ -191,10 +243,10 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any]) 
 class SeedStore:
     """Resumable pieces of one seed's work: finished stages are kept, unfinished ones checkpointed."""
 
-    def __init__(self, namespace: str, params: dict, seed: int):
+    def __init__(self, namespace: str, params: dict, seed: int, scope: str | None = None):
         self.folder = data_root() / "cache" / namespace
         self.seed = seed
-        self.stem = f"seed{seed}-{cache_key(params, seed)}"
+        self.stem = f"seed{seed}-{cache_key(params, seed, scope)}"
 
     def checkpoint(self, stage: str) -> Path:
         return self.folder / f"{self.stem}.{stage}.ckpt"

@@ -56,7 +56,7 @@ import torch
 
 from modularity import cache, chance, verdicts, mask_algebra, plots, provenance, stats, tables
 from modularity.data import arithmetic
-from modularity.experiments import addmul
+from modularity.experiments import addmul, stages
 from modularity.glue import glue
 from modularity.train import choose_device
 
@@ -84,9 +84,10 @@ for model_name in models:
     params = dict(asdict(settings[model_name]), device=torch_device.type)
     results[model_name] = []
     for seed in range(seeds):
-        store = cache.SeedStore(f"add_mul/{model_name}", params, seed)
+        base_store, store = stages.stores("add_mul", settings[model_name], torch_device.type, seed)
         result = cache.cached(f"add_mul/{model_name}", params, seed,
-                              lambda: addmul.run_seed(settings[model_name], seed, torch_device, store))
+                              lambda: addmul.run_seed(settings[model_name], seed, torch_device, store,
+                                                      base_store=base_store))
         results[model_name].append(result)
         acc = result["acc"]
         print(f"{model_name} seed {seed}: unmasked add/mul {result['unmasked_acc']['add']:.3f}/"

@@ -81,3 +81,26 @@ def test_code_hash_covers_the_modules_an_experiment_loads_and_nothing_else():
     for unused_or_display in ("experiments/scan.py", "data/images.py", "plots.py", "cache.py", "verdicts.py",
                               "chance.py", "stats.py", "data/prepare.py"):
         assert unused_or_display not in loaded
+
+
+def test_a_scoped_store_is_keyed_by_its_experiments_import_closure_alone(data_root):
+    import subprocess
+    import sys
+
+    closure = cache.scope_files("modularity.experiments.addmul")
+    for used in ("experiments/addmul.py", "experiments/stages.py", "masking.py", "train.py", "data/arithmetic.py"):
+        assert used in closure
+    for unused_or_display in ("experiments/scan.py", "experiments/cifar.py", "data/images.py", "plots.py",
+                              "cache.py", "verdicts.py"):
+        assert unused_or_display not in closure
+
+    def stems(extra_import: str) -> list[str]:
+        script = (f"import modularity.experiments.addmul\n{extra_import}\nfrom modularity import cache\n"
+                  "print(cache.SeedStore('x', {'p': 1}, 0, scope='modularity.experiments.addmul').stem)\n"
+                  "print(cache.SeedStore('x', {'p': 1}, 0).stem)")
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    alone, with_scan = stems(""), stems("import modularity.experiments.scan")
+    assert alone[0] == with_scan[0]  # another notebook's modules leave a scoped entry where it is
+    assert alone[1] != with_scan[1]  # an unscoped entry is keyed by everything the notebook loaded

@@ -213,7 +213,8 @@ def trained_states(kind: str, dataset: str, regulariser: str, seed: int, setting
     """State dicts of one network after training ("unpruned") and after pruning ("pruned"), cached."""
     params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(settings)}
     training = {key: value for key, value in params.items() if key not in MEASUREMENT_FIELDS}
-    store = SeedStore(f"clusterability_{kind}", training, seed)  # a new k or null model reuses the training
+    # keyed by this module's code alone: a new k or null model, and the importance chapter, reuse the training
+    store = SeedStore(f"clusterability_{kind}", training, seed, scope=__name__)
 
     def stage(name: str, prune: bool, start_from: dict | None):
         done = store.load(name)

@@ -21,10 +21,13 @@ MASK_FIELDS = ("mask_steps", "mask_lr", "beta", "n_mask_samples")
 
 def stores(namespace: str, settings, device: str, seed: int, **base_as) -> tuple[SeedStore, SeedStore]:
     """``(base store, mask store)`` of one seed. ``base_as`` overrides base-key fields, e.g. a positive
-    control that masks a copy of another model's base network names that model."""
+    control that masks a copy of another model's base network names that model. Both are keyed by the code
+    of the experiment that defines ``settings`` (not by all a notebook loads), so every chapter that trains
+    the same network and masks with the same settings shares them."""
     params = dict(asdict(settings), device=device)
     base = {k: v for k, v in params.items() if k not in MASK_FIELDS} | base_as
-    return SeedStore(f"{namespace}/base", base, seed), SeedStore(namespace, params, seed)
+    scope = type(settings).__module__
+    return SeedStore(f"{namespace}/base", base, seed, scope), SeedStore(namespace, params, seed, scope)
 
 
 def base_stage(model: torch.nn.Module, loss_at_step: Callable[[int], torch.Tensor], settings, desc: str,
