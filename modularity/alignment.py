@@ -14,7 +14,9 @@ of weight matrices (``out × in`` each, in forward order, as ``nn.Linear`` store
 - ``rank_correlation``: Spearman's ρ between two per-cluster measures (a lesion's accuracy drop and a mask's
   kept share); its null, random unit sets of the clusters' sizes, comes from ``shuffled_within_layers``;
 - ``recovered_modules``: which known (planted) modules a grouping of the units finds;
-- ``shuffled_within_layers``: random unit sets of the clusters' per-layer sizes, the null of lesion statistics.
+- ``shuffled_within_layers``: random unit sets of the clusters' per-layer sizes, the null of lesion statistics;
+- ``unit_matrix``, ``channel_level``: a convolution's weights and mask as a matrix between channels, so that
+  every statistic above applies to a CNN at channel level.
 
 Every statistic comes with its null; the verdict rule is ``verdicts.alignment_level``.
 """
@@ -30,8 +32,21 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from modularity.mask_algebra import Mask
 
-__all__ = ["kept_by_cluster", "mask_ncut", "rank_correlation", "recovered_modules", "shuffled_within_layers",
-           "subgraph_cut", "unit_usage", "usage_alignment", "usage_patterns"]
+__all__ = ["channel_level", "kept_by_cluster", "mask_ncut", "rank_correlation", "recovered_modules",
+           "shuffled_within_layers", "subgraph_cut", "unit_matrix", "unit_usage", "usage_alignment", "usage_patterns"]
+
+
+def unit_matrix(weight: torch.Tensor) -> np.ndarray:
+    """A layer's weights between units: a Linear's ``out × in`` matrix as it is; a convolution's ``Σ|k|`` over
+    each (output channel, input channel) kernel, an ``out × in`` matrix between channels."""
+    weight = weight.detach().cpu()
+    return (weight.abs().flatten(2).sum(2) if weight.dim() > 2 else weight).numpy()
+
+
+def channel_level(mask: Mask) -> Mask:
+    """The mask between units: a convolution's channel pair is kept when the mask keeps any weight of its
+    kernel; matrices and vectors stay as they are."""
+    return Mask({name: t.flatten(2).any(2) if t.dim() > 2 else t for name, t in mask.items()})
 
 
 def _matrices(mask: Mask, weight_names: Sequence[str]) -> list[np.ndarray]:

@@ -127,3 +127,17 @@ def test_alignment_level_at_its_boundaries(ami, p, level):
 ])
 def test_alignment_over_seeds_at_its_boundaries(amis, ps, level):
     assert verdicts.alignment_over_seeds(amis, ps) == level
+
+
+def test_a_convolution_becomes_a_matrix_between_channels():
+    kernel = torch.zeros(2, 3, 2, 2)
+    kernel[0, 1] = torch.tensor([[1.0, -2.0], [0.0, 0.5]])
+    kernel[1, 2, 1, 1] = -4.0
+    assert alignment.unit_matrix(kernel).tolist() == [[0.0, 3.5, 0.0], [0.0, 0.0, 4.0]]
+    linear = torch.tensor([[1.0, -2.0]])
+    assert alignment.unit_matrix(linear).tolist() == [[1.0, -2.0]]  # a Linear's weights stay as they are
+    keeps = torch.zeros(2, 3, 2, 2, dtype=torch.bool)
+    keeps[1, 0, 0, 1] = True
+    mask = alignment.channel_level(Mask({"conv.weight": keeps, "conv.bias": torch.tensor([True, False])}))
+    assert mask["conv.weight"].tolist() == [[False, False, False], [True, False, False]]
+    assert mask["conv.bias"].tolist() == [True, False]

@@ -254,9 +254,10 @@ def time_class_masks(settings: Settings, data: CifarData, classes: list[int], n_
     return time_stage_training(model, settings, data, pools, frozen_output, n_steps)
 
 
-def run_class_removal(settings: Settings, seed: int, data: CifarData, classes: list[int], base_store=None, store=None,
-                      progress: bool = True) -> dict:
-    """Base network, control mask, one mask per removed class (trained together), and their confusions."""
+def class_removal_masks(settings: Settings, seed: int, data: CifarData, classes, base_store=None, store=None,
+                        progress: bool = True) -> tuple[nn.Module, dict, list[dict]]:
+    """The base network, its control mask's logits and one removal mask's logits per class in ``classes``
+    (trained together, the output layer copied from the control mask)."""
     model = prepare(settings, seed, data, base_store, progress)
     everything = class_pool(data, range(10))
     control = train_staged_masks(model, settings, data, f"seed {seed} control mask", [everything], [MASK_SEED], None,
@@ -264,6 +265,13 @@ def run_class_removal(settings: Settings, seed: int, data: CifarData, classes: l
     pools = [class_pool(data, [k for k in range(10) if k != c]) for c in classes]
     removed = train_staged_masks(model, settings, data, f"seed {seed} class-removal masks", pools,
                                  [MASK_SEED] * len(pools), control, store, progress)
+    return model, control, removed
+
+
+def run_class_removal(settings: Settings, seed: int, data: CifarData, classes: list[int], base_store=None, store=None,
+                      progress: bool = True) -> dict:
+    """Base network, control mask, one mask per removed class (trained together), and their confusions."""
+    model, control, removed = class_removal_masks(settings, seed, data, classes, base_store, store, progress)
     control_mask = mask_algebra.Mask.from_logits(control)
     reference = confusion(model, data, control_mask)
     per_class = {}

@@ -12,7 +12,8 @@ Three measurements, each with its null (see ``modularity.alignment``):
 
 Networks: planted ones (known circuits, built by hand here, masks trained on them), the +/* FNN and the +/+
 FNN with its copy-weight control (trained by the add/mul and double-addition experiments' own code, stored
-in their namespaces), and the clusterability chapter's MNIST MLPs with one class-specific mask per class.
+in their namespaces), the clusterability chapter's MNIST MLPs with one class-specific mask per class, and the
+CIFAR-10 chapter's simple CNN with its class-removal masks, compared at channel level.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 
 from modularity import alignment, clustering, lesions, masking
 from modularity.data import arithmetic as ar
-from modularity.experiments import addmul, doubleadd, stages
+from modularity.experiments import addmul, cifar, doubleadd, stages
 from modularity.experiments import clusterability as cl
 from modularity.mask_algebra import Mask
 from modularity.models.mlp import MLP
@@ -37,16 +38,17 @@ PLANTED_TASKS = ("task0", "task1")
 
 @dataclass
 class Network:
-    """What the comparison needs of one trained network."""
+    """What the comparison needs of one trained network. A CNN is compared at channel level: its layers'
+    weights and masks are matrices between channels (``alignment.unit_matrix``, ``alignment.channel_level``)."""
 
-    linears: list[torch.nn.Linear]  # the chain of weight layers, in forward order
+    layers: list[torch.nn.Module]  # the chain of weight layers (Linear or Conv2d), in forward order
     names: list[str]  # the mask tensor name of each layer's weight
-    masks: dict[str, Mask]  # task → its mask
+    masks: dict[str, Mask]  # task → its mask, between units (channels for a convolution)
     task_scores: Callable[[], dict[str, float]]  # task → accuracy (or R²) of the model as it is now
 
     @property
     def weights(self) -> list[np.ndarray]:
-        return [layer.weight.detach().cpu().numpy() for layer in self.linears]
+        return [alignment.unit_matrix(layer.weight) for layer in self.layers]
 
 
 # --- planted networks -------------------------------------------------------------------------------------
@@ -220,11 +222,32 @@ def mnist_case(name: str, mlp_settings, mask_settings: ClassMaskSettings, seed: 
     return Network(list(model.layers), masking.masked_parameter_names(model, mask_biases=False), masks, scores)
 
 
+def cifar_case(settings: cifar.Settings, seed: int, device: torch.device, progress: bool = True) -> Network:
+    """The CIFAR-10 class-removal chapter's simple CNN and masks (its store, so its chapter and this one train
+    them once), one class-specific mask per class, at channel level: the chain runs from the image's colour
+    channels through every conv layer's channels (global average pooling keeps one value per channel) to
+    the logits. The score of a class is its accuracy on the chapter's evaluation set."""
+    data = cifar.load_data(settings.model, device)
+    base_store, store = stages.stores("cifar", settings, device.type, seed)
+    model, control, removed = cifar.class_removal_masks(settings, seed, data, range(10), base_store, store, progress)
+    chain = [(name, m) for name, m in model.named_children() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    layers, names = [m for _, m in chain], [f"{name}.weight" for name, _ in chain]
+    without = {str(c): Mask.from_logits(logits) for c, logits in zip(range(10), removed)}
+    masks = {c: alignment.channel_level(m.subset(names))
+             for c, m in class_specific(Mask.from_logits(control), without).items()}
+
+    def scores() -> dict[str, float]:
+        return {str(c): float(accuracy) for c, accuracy in enumerate(np.diag(cifar.confusion(model, data)))}
+
+    return Network(layers, names, masks, scores)
+
+
 # --- the comparison ----------------------------------------------------------------------------------------
 
 @dataclass
 class CompareSettings:
     k: int = 4  # clusters: as many as the usage patterns two masks can make (none, one, the other, both)
+    class_k: int = 12  # clusters of the networks with one mask per class (the clusterability chapter's k)
     n_permutations: int = 1000  # permutations of the AMI null
     n_random_sets: int = 100  # random weight sets of the subgraph-cut null
     n_lesion_null: int = 50  # random unit sets of the lesion-vs-mask null
@@ -243,7 +266,7 @@ def lesion_drops(network: Network, labels: list[np.ndarray], base: dict[str, flo
     drops = {}
     for cluster in sorted(set(np.concatenate([labels[i] for i in hidden]).tolist()) - {-1}):
         units = [np.flatnonzero(labels[i] == cluster).tolist() for i in hidden]
-        with lesions.lesioned(network.linears[:-1], units):
+        with lesions.lesioned(network.layers[:-1], units):
             lesioned = network.task_scores()
         drops[cluster] = {task: base[task] - lesioned[task] for task in network.masks}
     return drops
@@ -317,12 +340,16 @@ def run_planted(settings: PlantedSettings, compare_settings: CompareSettings, se
 def run(name: str, settings, compare_settings: CompareSettings, seed: int, device: torch.device) -> dict:
     """One seed of the named network (``planted``, ``planted_shared``: ``PlantedSettings``; ``addmul_fnn``:
     ``addmul.Settings``; ``doubleadd_fnn``, ``doubleadd_fnn_copyweight``: ``doubleadd.Settings``; ``mnist_mlp``,
-    ``mnist_mlp_pruned_dropout``: the clusterability chapter's ``Settings`` and a ``ClassMaskSettings``)."""
+    ``mnist_mlp_pruned_dropout``: the clusterability chapter's ``Settings`` and a ``ClassMaskSettings``;
+    ``cifar_cnn``: ``cifar.Settings``). Networks with a mask per class are clustered into ``class_k`` clusters."""
     if name.startswith("planted"):
         return run_planted(settings, compare_settings, seed)
+    per_class = replace(compare_settings, k=compare_settings.class_k)
     if name in MNIST_SETTINGS:
         mlp_settings, mask_settings = settings
         set_determinism(seed)
-        return compare(mnist_case(name, mlp_settings, mask_settings, seed, device), compare_settings, seed)
+        return compare(mnist_case(name, mlp_settings, mask_settings, seed, device), per_class, seed)
+    if name == "cifar_cnn":
+        return compare(cifar_case(settings, seed, device), per_class, seed)
     case = addmul_case if name == "addmul_fnn" else doubleadd_case
     return compare(case(settings, seed, device), compare_settings, seed)
