@@ -7,9 +7,12 @@ A sub-cluster is a set of units of one layer. For a pair (i, j):
 - **conditional**: keep j lesioned and compare lesioning i with lesioning random same-size sets of i's layer
   that avoid j's units.
 
-Each test's p is left-tailed, ``(1 + #{random accuracy < lesioned accuracy}) / (n + 1)``: small when the
-true lesion costs more than random ones. A pair *departs from random* when either test is at or below
-``alpha``. Lesions are forward hooks (``lesions.lesioned``), so any model works; the original code is
+Lesions are scored in batches by a ``Scorer`` (lesions → accuracy under each): ``hooked_scorer`` works on any
+model, ``lesions.mlp_lesion_scorer`` scores many lesions of an MLP in one pass. Random units are drawn from each
+layer's ``candidates`` (e.g. the units a pruned network still uses: a dead
+unit costs nothing to lesion). Each test's p is left-tailed, ``lesions.percentile`` of the lesioned accuracy
+among the random ones (ties count half): small when the true lesion costs more than random ones. A pair
+*departs from random* when either test is at or below ``alpha``. The original code is
 dfilan/clusterability_in_neural_networks (``mlp-double-lesion-test`` notebook).
 """
 
@@ -21,58 +24,71 @@ from typing import Callable, Sequence
 import numpy as np
 from torch import nn
 
-from modularity.lesions import lesioned
+from modularity.lesions import lesioned, percentile
 
-__all__ = ["SubCluster", "conditional_test", "joint_test", "pair_dependencies"]
+__all__ = ["Scorer", "SubCluster", "conditional_test", "hooked_scorer", "joint_test", "pair_dependencies"]
 
 
 @dataclass(frozen=True)
 class SubCluster:
-    layer: int  # index into the ``layers`` the tests are given
+    layer: int  # the hidden layer (0-based) the scorer lesions
     units: tuple[int, ...]
 
 
-def _accuracy_with(layers: Sequence[nn.Module], evaluate: Callable[[], float],
-                   lesion: dict[int, set[int]]) -> float:
-    chosen = [(layers[layer], sorted(units)) for layer, units in lesion.items() if units]
-    with lesioned([m for m, _ in chosen], [u for _, u in chosen]):
-        return evaluate()
+Scorer = Callable[[list[dict[int, set[int]]]], list[float]]  # lesions (layer → units) → accuracy under each
 
 
-def _random_units(rng: np.random.Generator, n_units: int, size: int, avoid: set[int]) -> set[int]:
-    allowed = np.setdiff1d(np.arange(n_units), sorted(avoid))
+def hooked_scorer(layers: Sequence[nn.Module], evaluate: Callable[[], float]) -> Scorer:
+    """Score lesions of any model one at a time: ``evaluate()`` runs with each lesion's units of ``layers[layer]``
+    zeroed by forward hooks (``lesions.mlp_lesion_scorer`` scores many lesions of an MLP in one pass)."""
+    def score(lesion_list: list[dict[int, set[int]]]) -> list[float]:
+        out = []
+        for lesion in lesion_list:
+            chosen = [(layers[layer], sorted(units)) for layer, units in lesion.items() if units]
+            with lesioned([m for m, _ in chosen], [u for _, u in chosen]):
+                out.append(evaluate())
+        return out
+
+    return score
+
+
+def _random_units(rng: np.random.Generator, candidates: Sequence[int], size: int, avoid: set[int]) -> set[int]:
+    allowed = np.setdiff1d(np.asarray(list(candidates), dtype=int), sorted(avoid))
     if size > len(allowed):
         raise ValueError(f"cannot draw {size} random units from the {len(allowed)} a layer has left")
     return set(rng.choice(allowed, size, replace=False).tolist())
 
 
 def _p(true_accuracy: float, random_accuracies: list[float]) -> float:
-    return float((1 + sum(a < true_accuracy for a in random_accuracies)) / (len(random_accuracies) + 1))
+    return percentile(true_accuracy, np.asarray(random_accuracies), "lower")
 
 
-def joint_test(layers: Sequence[nn.Module], layer_sizes: Sequence[int], evaluate: Callable[[], float],
-               i: SubCluster, j: SubCluster, n_random: int = 50, seed: int = 0) -> dict:
+def joint_test(score: Scorer, candidates: Sequence[Sequence[int]], i: SubCluster, j: SubCluster, n_random: int = 50,
+               seed: int = 0) -> dict:
     """Lesioning i and j together against random same-size pairs in their layers."""
     rng = np.random.default_rng(seed)
-    true = _accuracy_with(layers, evaluate, _union(i, j))
-    randoms = []
+    lesion_list = [_union(i, j)]
     for _ in range(n_random):
-        first = _random_units(rng, layer_sizes[i.layer], len(i.units), set())
-        second = _random_units(rng, layer_sizes[j.layer], len(j.units), first if i.layer == j.layer else set())
-        randoms.append(_accuracy_with(layers, evaluate, _union(SubCluster(i.layer, tuple(first)),
-                                                               SubCluster(j.layer, tuple(second)))))
-    return {"accuracy": true, "random_mean": float(np.mean(randoms)), "p": _p(true, randoms)}
+        first = _random_units(rng, candidates[i.layer], len(i.units), set())
+        second = _random_units(rng, candidates[j.layer], len(j.units), first if i.layer == j.layer else set())
+        lesion_list.append(_union(SubCluster(i.layer, tuple(first)), SubCluster(j.layer, tuple(second))))
+    return _compared(score(lesion_list))
 
 
-def conditional_test(layers: Sequence[nn.Module], layer_sizes: Sequence[int], evaluate: Callable[[], float],
-                     i: SubCluster, given: SubCluster, n_random: int = 50, seed: int = 0) -> dict:
+def conditional_test(score: Scorer, candidates: Sequence[Sequence[int]], i: SubCluster, given: SubCluster,
+                     n_random: int = 50, seed: int = 0) -> dict:
     """With ``given`` lesioned, lesioning i against random same-size sets of i's layer that avoid ``given``."""
     rng = np.random.default_rng(seed)
-    true = _accuracy_with(layers, evaluate, _union(i, given))
     avoid = set(given.units) if i.layer == given.layer else set()
-    randoms = [_accuracy_with(layers, evaluate, _union(
-        SubCluster(i.layer, tuple(_random_units(rng, layer_sizes[i.layer], len(i.units), avoid))), given))
+    lesion_list = [_union(i, given)] + [
+        _union(SubCluster(i.layer, tuple(_random_units(rng, candidates[i.layer], len(i.units), avoid))), given)
         for _ in range(n_random)]
+    return _compared(score(lesion_list))
+
+
+def _compared(accuracies: list[float]) -> dict:
+    """The first accuracy (the true lesion's) against the rest (random ones)."""
+    true, randoms = accuracies[0], accuracies[1:]
     return {"accuracy": true, "random_mean": float(np.mean(randoms)), "p": _p(true, randoms)}
 
 
@@ -83,8 +99,8 @@ def _union(a: SubCluster, b: SubCluster) -> dict[int, set[int]]:
     return lesion
 
 
-def pair_dependencies(layers: Sequence[nn.Module], layer_sizes: Sequence[int], evaluate: Callable[[], float],
-                      clusters: Sequence[SubCluster], n_random: int = 50, alpha: float = 0.05, seed: int = 0) -> dict:
+def pair_dependencies(score: Scorer, candidates: Sequence[Sequence[int]], clusters: Sequence[SubCluster],
+                      n_random: int = 50, alpha: float = 0.05, seed: int = 0) -> dict:
     """Joint and conditional tests for every ordered pair of distinct sub-clusters; ``departs[a, b]`` when either
     is at or below ``alpha``, and the share of pairs that depart (the P1 dependency heat-map and its summary)."""
     n = len(clusters)
@@ -94,9 +110,9 @@ def pair_dependencies(layers: Sequence[nn.Module], layer_sizes: Sequence[int], e
             if a == b:
                 continue
             if a < b:
-                joint[a, b] = joint[b, a] = joint_test(layers, layer_sizes, evaluate, clusters[a], clusters[b],
-                                                       n_random, seed + a * n + b)["p"]
-            conditional[a, b] = conditional_test(layers, layer_sizes, evaluate, clusters[a], clusters[b], n_random,
+                joint[a, b] = joint[b, a] = joint_test(score, candidates, clusters[a], clusters[b], n_random,
+                                                       seed + a * n + b)["p"]
+            conditional[a, b] = conditional_test(score, candidates, clusters[a], clusters[b], n_random,
                                                  seed + n * n + a * n + b)["p"]
     off_diagonal = ~np.eye(n, dtype=bool)
     departs = ((joint <= alpha) | (conditional <= alpha)) & off_diagonal

@@ -104,16 +104,42 @@ def pre_activation(model, x: torch.Tensor, layer: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def forward_from(model, layer: int, hidden: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+def forward_from(model, layer: int, hidden: torch.Tensor, keep: torch.Tensor,
+                 later: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
     """Logits when units of hidden layer ``layer`` (0-based) are lesioned, for many unit sets at once.
 
-    hidden: that layer's post-ReLU activations (N × units); keep: sets × units (0 at lesioned units).
-    Zeroing a unit's incoming weights and bias makes its ReLU output 0, which is what ``keep`` does.
+    hidden: that layer's post-ReLU activations (N × units); keep: sets × units (0 at lesioned units); later:
+    the same for later hidden layers, one row per set. Zeroing a unit's incoming weights and bias makes its
+    ReLU output 0, which is what ``keep`` does.
     """
     h = hidden[None] * keep[:, None, :].to(hidden.dtype)
-    for next_layer in model.layers[layer + 1:-1]:
+    for index, next_layer in enumerate(model.layers[layer + 1:-1], start=layer + 1):
         h = torch.relu(next_layer(h))
+        if later and index in later:
+            h = h * later[index][:, None, :].to(h.dtype)
     return model.layers[-1](h)
+
+
+def mlp_lesion_scorer(model, x: torch.Tensor, y: torch.Tensor, n_classes: int, chunk: int = 16):
+    """A ``double_lesion.Scorer`` for an ``MLP``: the mean per-class accuracy on (x, y) under each lesion
+    (hidden layer, 0-based → units), ``chunk`` lesions per batched pass from the earliest lesioned layer."""
+    hidden = hidden_activations(model, x)
+    widths = [h.shape[1] for h in hidden]
+
+    def score(lesion_list: list[dict[int, set[int]]]) -> list[float]:
+        out = []
+        for start in range(0, len(lesion_list), chunk):
+            group = lesion_list[start:start + chunk]
+            first = min(layer for lesion in group for layer, units in lesion.items() if units)
+            keeps = {layer: torch.ones(len(group), widths[layer]) for layer in range(first, len(widths))}
+            for row, lesion in enumerate(group):
+                for layer, units in lesion.items():
+                    keeps[layer][row, sorted(units)] = 0.0
+            logits = forward_from(model, first, hidden[first], keeps.pop(first), keeps)
+            out.extend(class_accuracies(logits, y, n_classes).mean(-1).tolist())
+        return out
+
+    return score
 
 
 def lesion_masks(n_units: int, unit_sets: Sequence[np.ndarray]) -> torch.Tensor:
