@@ -13,7 +13,7 @@ from typing import Mapping
 
 from modularity.mask_algebra import Mask, iomin, iou, shared_fraction
 
-__all__ = ["expected_overlap", "overlap_with_chance", "excess"]
+__all__ = ["expected_overlap", "overlap_with_chance", "excess", "any_test_by_chance"]
 
 
 def _check(counts_a: Mapping[str, int], counts_b: Mapping[str, int], sizes: Mapping[str, int]) -> None:
@@ -56,3 +56,11 @@ def overlap_with_chance(a: Mask, b: Mask) -> dict[str, float]:
         out[key], out[f"{key}_chance"] = value, chance[key]
         out[f"{key}_excess"] = excess(value, chance[key])
     return out
+
+
+def any_test_by_chance(level: float, n_tests: int) -> float:
+    """The chance that at least one of ``n_tests`` independent tests, each passed by chance with probability
+    ``level``, passes when nothing is there: 1 − (1 − level)^n."""
+    if not 0 <= level <= 1 or n_tests < 0:
+        raise ValueError(f"need 0 ≤ level ≤ 1 and n_tests ≥ 0, got level {level} and n_tests {n_tests}")
+    return 1 - (1 - level) ** n_tests

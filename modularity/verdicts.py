@@ -21,6 +21,12 @@ Masks and clusters are *aligned* when the adjusted mutual information of cluster
 beats its permutation null at the 5% level and is at least 0.5, *partly aligned* when it beats the null but
 is lower, and *independent* when it does not beat the null.
 
+A lesioned sub-cluster (Filan et al.'s P1 taxonomy) is *complete* when it is its layer's every used unit,
+*small* at 12 units or fewer, else judged by its accuracy drop (large: at least 1 percentage point) and
+where it falls among random same-size lesions of its layer: *important* when it costs more than every one
+and the drop is large, *prunable* / *least important* when every random lesion costs more and the drop is
+small / large, *significant but small drop*, *large drop but not significant*, or *other*.
+
 A chapter's claim is *reproduced* when every part of it holds, *partly reproduced* when some do, *not
 reproduced* when none does, and *not measurable* when the run could not test it.
 """
@@ -33,7 +39,7 @@ from typing import Iterable
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "PARTLY", "retention", "retention_level",
            "overlap_level", "matches", "independence", "above_chance", "claim_status", "loss_as_predicted",
            "claim_status_from_overlap", "percent", "alignment_level", "alignment_over_seeds", "agreement_with_authors",
-           "ALIGNED_AT"]
+           "ALIGNED_AT", "LESION_CATEGORIES", "lesion_category"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
@@ -169,3 +175,26 @@ def agreement_with_authors(z: float, below: float, authors_z: float | None, auth
     if not matched:
         return "not comparable"
     return "agrees" if all(matched) else "partly" if any(matched) else "disagrees"
+
+
+SMALL_SUB_CLUSTER = 12  # P1: about 5% of a 256-unit layer
+LARGE_DROP = 0.01  # P1: one percentage point of accuracy
+LESION_CATEGORIES = ("complete", "small", "important", "prunable", "least important", "significant but small drop",
+                     "large drop but not significant", "other")
+
+
+def lesion_category(n_units: int, layer_units: int, drop: float, p: float, n_random: int) -> str:
+    """P1's category of one lesioned sub-cluster. ``p``: the lower-tail percentile of the lesioned accuracy among
+    ``n_random`` random same-size lesions (``lesions.percentile``): 1/(n+1) when the sub-cluster costs more than
+    every random set, 1 when every random set costs more. ``layer_units``: the layer's used units."""
+    if n_units >= layer_units:
+        return "complete"
+    if n_units <= SMALL_SUB_CLUSTER:
+        return "small"
+    below_every, above_every = math.isclose(p, 1 / (n_random + 1)), math.isclose(p, 1.0)
+    large = drop >= LARGE_DROP
+    if below_every:
+        return "important" if large else "significant but small drop"
+    if above_every:
+        return "least important" if large else "prunable"
+    return "large drop but not significant" if large else "other"

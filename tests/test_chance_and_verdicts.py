@@ -125,3 +125,26 @@ def test_loss_as_predicted(level, holds):
 ])
 def test_agreement_with_the_authors_at_its_boundaries(z, below, authors_z, authors_below, expected):
     assert verdicts.agreement_with_authors(z, below, authors_z, authors_below) == expected
+
+
+@pytest.mark.parametrize("n_units, layer_units, drop, p, category", [
+    (200, 200, 0.5, 1 / 101, "complete"),
+    (12, 200, 0.5, 1 / 101, "small"),  # 12 units or fewer: small, whatever the lesion does
+    (13, 200, 0.01, 1 / 101, "important"),  # exactly one point of accuracy is a large drop
+    (13, 200, 0.0099, 1 / 101, "significant but small drop"),
+    (13, 200, 0.0099, 1.0, "prunable"),
+    (13, 200, 0.01, 1.0, "least important"),
+    (13, 200, 0.02, 2 / 101, "large drop but not significant"),
+    (13, 200, 0.0, 0.5, "other"),
+])
+def test_lesion_category_at_its_boundaries(n_units, layer_units, drop, p, category):
+    assert verdicts.lesion_category(n_units, layer_units, drop, p, n_random=100) == category
+    assert category in verdicts.LESION_CATEGORIES
+
+
+def test_any_test_by_chance_by_hand():
+    assert chance.any_test_by_chance(0.5, 2) == 0.75
+    assert chance.any_test_by_chance(1 / 51, 1) == pytest.approx(1 / 51)
+    assert chance.any_test_by_chance(0.3, 0) == 0
+    with pytest.raises(ValueError, match="level"):
+        chance.any_test_by_chance(1.5, 2)
