@@ -52,6 +52,11 @@ cnn_datasets: list[str] = ["mnist", "fashion_mnist", "cifar10"]  # small-CNN dat
 cnn_settings: list[str] = ["plain", "dropout", "pruned", "pruned_dropout"]  # small-CNN settings (P1b also: l1, l2, clusterable_init and their pruned forms) [non-empty; one of: plain, pruned, dropout, l1, l2, clusterable_init, pruned_dropout, pruned_l1, pruned_l2, pruned_clusterable_init]
 cnn_epochs: int = 10  # small-CNN training epochs (P1b: 10) [at least 1]
 cnn_prune_epochs: int = 10  # small-CNN pruning epochs (P1b: 10) [at least 1]
+lesion_networks: int = 1  # pruned MNIST / Fashion-MNIST MLPs given P1's lesion analysis (0 skips it) [at least 0]
+lesion_k: int = 10  # clusters of the lesion analysis (P1: 10) [at least 2]
+lesion_random: int = 100  # random same-size sets per single lesion (P1: 100) [at least 1]
+double_lesion_random: int = 50  # random sets (or pairs) per double lesion (P1: 50) [at least 1]
+lesion_test_subset: int = 2000  # test images each lesion is scored on (0: all 10,000) [at least 0]
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
@@ -68,8 +73,9 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from modularity import authors, cache, provenance, stats, verdicts
+from modularity import authors, cache, chance, plots, provenance, stats, verdicts
 from modularity.experiments import clusterability as cl
+from modularity.experiments import p1_lesions
 from modularity.glue import glue
 from modularity.train import choose_device
 
@@ -242,14 +248,16 @@ plt.show()
 
 # %% [markdown]
 # ## The random-initialisation baseline
-# Untrained 784-256×4-10 MLPs with Glorot-uniform weights (P1b reports 10.295, sd 0.032, over 100
-# networks at k = 12).
+# Untrained 784-256×4-10 MLPs with Glorot-uniform weights, against the authors' 100 networks at k = 12
+# (`notebooks/random_init_ncuts.ipynb` of the original code).
 
 # %%
 random_ncuts = cl.random_init_ncuts("mlp", random_init_networks, ks[0], mlp_settings)
 glue("random_init_ncut", stats.mean_std(random_ncuts)[0])
 glue("random_init_ncut_std", stats.mean_std(random_ncuts)[1])
 glue("random_init_networks", random_init_networks)
+glue("random_init_authors_ncut", authors.RANDOM_INIT["mlp"][0])
+glue("random_init_authors_ncut_std", authors.RANDOM_INIT["mlp"][1])
 print(f"random init n-cut (k = {ks[0]}): {random_ncuts.mean():.3f} ± {random_ncuts.std(ddof=1):.3f} "
       f"over {random_init_networks} networks")
 
@@ -267,6 +275,81 @@ for (dataset, setting, k, method), r in others.iterrows():
     if (k, method) != (ks[0], shuffle_methods[0]):
         glue(f"{cl.METRIC_PREFIX[dataset]}_{setting}_k{k}_{method}_frac_significant", r.below_every_shuffle)
 others
+
+# %% [markdown]
+# ## P1's lesions: which clusters matter, and which depend on each other
+# Filan et al.'s first paper (*Pruned Neural Networks are Surprisingly Modular*) lesions the clusters of
+# pruned MLPs (original code: `notebooks/mlp-double-lesion-test.ipynb`). The whole network is clustered into
+# k = {glue:text}`lesion_k` clusters; a *sub-cluster* is one cluster's units in one hidden layer. Each is
+# lesioned (its units' outputs set to 0) and its test accuracy compared with {glue:text}`lesion_random`
+# lesions of random same-size sets of its layer's used units. P1's taxonomy follows from the accuracy drop
+# (large: at least one percentage point) and where the sub-cluster falls among the random sets: *important*
+# when it costs more than every one and the drop is large, *prunable* when every random set costs more and
+# the drop is small (*least important* when large), *small* at 12 units or fewer, *complete* when it is the
+# whole layer. By chance alone a sub-cluster costs more than every random set with probability 1/(n + 1).
+#
+# Then every ordered pair of sub-clusters that are neither small nor a whole layer is lesioned twice, against
+# {glue:text}`double_lesion_random` random sets each: *jointly* (both at once, against random same-size
+# pairs) and *conditionally* (the first with the second already lesioned, against random sets of the first's
+# layer that avoid the second). A pair *depends* when either lesion costs more than every random one (P1's
+# threshold, 1/n); the map shows which. Accuracy here is the mean per-class accuracy on
+# {glue:text}`lesion_test_images` test images; the networks are this chapter's pruned MLPs (plain training).
+
+# %%
+lesion_settings = p1_lesions.LesionSettings(k=lesion_k, n_single=lesion_random, n_double=double_lesion_random,
+                                            test_subset=lesion_test_subset)
+lesion_datasets = [d for d in datasets if d in ("mnist", "fashion_mnist")] if "pruned" in settings else []
+p1_results = {}
+for dataset in lesion_datasets:
+    data = cl.load_dataset(dataset, train_subset, test_subset, torch_device)
+    for seed in range(min(lesion_networks, networks)):
+        key = {"dataset": dataset, **asdict(mlp_settings), **asdict(lesion_settings)}
+        p1_results[dataset, seed] = cache.cached(
+            "clusterability/p1_lesions", key, seed,
+            lambda: p1_lesions.run_network(dataset, seed, mlp_settings, lesion_settings, data, torch_device))
+glue("lesion_k", lesion_k)
+glue("lesion_random", lesion_random)
+glue("double_lesion_random", double_lesion_random)
+glue("lesion_test_images", f"{lesion_test_subset:,}" if lesion_test_subset else "all 10,000")
+if p1_results:
+    singles = pd.DataFrame([{"dataset": d, "seed": s, **r,
+                             "category": verdicts.lesion_category(r["size"], r["layer_units"], r["drop"], r["p"],
+                                                                  r["n_random"])}
+                            for (d, s), result in p1_results.items() for r in result["singles"]])
+    taxonomy = (singles.groupby("dataset").category.value_counts().unstack(fill_value=0)
+                .reindex(columns=list(verdicts.LESION_CATEGORIES), fill_value=0))
+    display(taxonomy.rename_axis(columns="sub-clusters per category (all lesioned networks)"))
+    judged = singles[~singles.category.isin(["complete", "small"])]
+    important_by_chance = 1 / (lesion_random + 1)
+    dependent_by_chance = chance.any_test_by_chance(1 / (double_lesion_random + 1), 2)
+    glue("lesion_important_by_chance", important_by_chance)
+    glue("double_lesion_dependent_by_chance", dependent_by_chance)
+    for dataset in lesion_datasets:
+        prefix = cl.METRIC_PREFIX[dataset]
+        mine = judged[judged.dataset == dataset]
+        glue(f"{prefix}_lesion_frac_important", float((mine.category == "important").mean()) if len(mine) else
+             float("nan"))
+        glue(f"{prefix}_double_lesion_frac_dependent",
+             float(np.nanmean([r["frac_dependent"] for (d, _), r in p1_results.items() if d == dataset])))
+    glue("double_lesion_frac_dependent", float(np.nanmean([r["frac_dependent"] for r in p1_results.values()])))
+    print(f"important by chance: {important_by_chance:.1%} of sub-clusters; a pair dependent by chance: "
+          f"{dependent_by_chance:.1%} of pairs (either of two tests below every random set)")
+    for (dataset, seed), result in p1_results.items():
+        if not result["paired"]:
+            print(f"{dataset} seed {seed}: no pair of mid-sized sub-clusters")
+            continue
+        names = [f"L{layer}·c{label}" for layer, label in result["paired"]]
+        joint, conditional = result["joint_p"] <= 1 / double_lesion_random, result["conditional_p"] <= 1 / double_lesion_random
+        notes = np.where(joint & conditional, "J C", np.where(joint, "J", np.where(conditional, "C", "")))
+        plots.annotated_heatmaps({f"{dataset} seed {seed}": result["departs"].astype(float)},
+                                 {f"{dataset} seed {seed}": notes}, rows={f"{dataset} seed {seed}": names},
+                                 cols=names, vmin=-1, vmax=1,
+                                 title=f"Sub-cluster pairs that depend on each other: row lesioned with column "
+                                       f"(J joint, C conditional; {result['frac_dependent']:.0%} of pairs, "
+                                       f"{dependent_by_chance:.0%} by chance)")
+        plt.show()
+else:
+    print("no lesion analysis at this preset")
 
 # %% [markdown]
 # ## Small CNN: the channel graph
@@ -328,7 +411,7 @@ glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} ep
 # {glue:text}`fashion_pruned_dropout_authors_z:.1f`), at test accuracies {glue:text}`mnist_pruned_dropout_test_acc:.1%` and
 # {glue:text}`fashion_pruned_dropout_test_acc:.1%`. Untrained Glorot MLPs have n-cut
 # {glue:text}`random_init_ncut:.3f` (sd {glue:text}`random_init_ncut_std:.3f`, {glue:text}`random_init_networks`
-# networks; P1b: 10.295, sd 0.032). This run used {glue:text}`run_size`; the P1b papers' runs used 5 networks and
+# networks; P1b: {glue:text}`random_init_authors_ncut:.3f`, sd {glue:text}`random_init_authors_ncut_std:.3f`). This run used {glue:text}`run_size`; the P1b papers' runs used 5 networks and
 # 20 + 20 epochs (the `paper` preset).
 #
 # Where this run and P1b differ (the table above): P1b found its *unpruned* MLPs below every shuffle too (5/5
