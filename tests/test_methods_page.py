@@ -21,6 +21,7 @@ def bullet(title: str) -> str:
     ("Accuracy retained.", [verdicts.KEPT_AT, verdicts.LOST_AT, verdicts.MIN_REFERENCE_ABOVE_CHANCE]),
     ("Overlap.", [verdicts.STRONG_AT, verdicts.PARTIAL_AT]),
     ("Masks against clusters.", [verdicts.SIGNIFICANT_AT, verdicts.ALIGNED_AT]),
+    ("Lesion taxonomy (P1).", [verdicts.SMALL_SUB_CLUSTER, verdicts.LARGE_DROP]),
 ])
 def test_each_verdict_rule_quotes_its_thresholds(title, constants):
     text = bullet(title)
