@@ -31,7 +31,7 @@
 # %% tags=["parameters"]
 preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 3  # number of seeds 0..seeds-1 [at least 1]
-models: list[str] = ["addmul_fnn", "addmul_lstm", "doubleadd_fnn", "doubleadd_lstm"]  # networks to diagnose [non-empty; one of: addmul_fnn, addmul_lstm, doubleadd_fnn, doubleadd_lstm]
+models: list[str] = ["addmul_fnn", "addmul_lstm", "doubleadd_fnn", "doubleadd_lstm"]  # networks to diagnose; fnn_800x4 is the add/mul FNN at 800×4, the paper's half-mask network [non-empty; one of: addmul_fnn, addmul_lstm, doubleadd_fnn, doubleadd_lstm, fnn_800x4]
 fnn_hidden: list[int] = [400, 400, 200]  # FNN hidden sizes of both tasks (paper: 2000x4; half-mask: 800x4 for add/mul) [non-empty; at least 1]
 lstm_hidden: int = 128  # LSTM hidden size (paper: 256) [at least 1]
 lstm_layers: int = 2  # LSTM layers (paper: 2) [at least 1]
@@ -213,10 +213,11 @@ else:
                "(0.82 < σ < 0.92) and the other undecided ones spread over the whole range (histograms above): "
                f"{mask_steps:,} steps did not drive them to either end. The deterministic masks do solve the task (control-mask accuracies in the "
                "table), so the chapters' conclusions rest on working sub-networks; whether the masks become binary "
-               "with the paper's 20,000 steps is for the `paper` preset to show.")
+               "with the paper's 20,000 steps is for the `long` preset (the paper's step counts at CPU sizes) and the "
+               "`paper` preset to show.")
 glue("reading", reading)
-glue("run_size", f"FNN {fnn_hidden}, LSTM {lstm_layers}×{lstm_hidden}, {base_steps:,} base steps, "
-     f"{mask_steps:,} control-mask steps, {seeds} seeds")
+glue("run_size", f"FNN {fnn_hidden}" + (" and 800×4" if "fnn_800x4" in models else "")
+     + f", LSTM {lstm_layers}×{lstm_hidden}, {base_steps:,} base steps, {mask_steps:,} control-mask steps, {seeds} seeds")
 print(verdict)
 
 # %% [markdown]
