@@ -155,3 +155,21 @@ def test_each_dataset_runs_the_factors_p1b_trains_on_it():
     assert not cl.applies("mnist", "halves_diff", kind="cnn") and not cl.applies("cifar10_gray", "none", kind="cnn")
     colour = cl.build("cnn", "cifar10", cl.Settings(), "none")
     assert colour.conv1.in_channels == 3 and colour.dense.in_features == 64 * 8 * 8
+
+
+def test_the_cifar_vgg_trains_prunes_and_is_clustered_by_its_channels():
+    from modularity.experiments import clusterability as cl
+
+    assert cl.applies("cifar10", "dropout_l2", kind="vgg") and not cl.applies("mnist", "none", kind="vgg")
+    assert not cl.applies("mnist", "dropout_l2") and not cl.applies("cifar10", "dropout_l2", kind="cnn")
+    assert cl.regulariser_of("pruned_dropout_l2") == "dropout_l2"
+    settings = cl.VGGSettings(width=0.0625, epochs=1, prune_epochs=1, batch_size=16, ks=[3], n_shuffles=2)
+    assert settings.l1 == 5e-4 and settings.augment  # P1b's VGG: rate 5e-4, augmented images
+    torch.manual_seed(0)
+    x, y = torch.rand(48, 3, 32, 32), torch.randint(0, 10, (48,))
+    with pytest.warns(Warning):  # two shuffles
+        out = cl.run_network("vgg", "cifar10", "dropout_l2", 0, settings, (x, y, x[:16], y[:16]), "cpu")
+    assert out["pruned"]["sparsity"] > 0.85 and 0 <= out["unpruned"]["test_acc"] <= 1
+    model = cl.build("vgg", "cifar10", settings, "clusterable_init", seed=0)
+    graph = cl.graph_of(model, "vgg")
+    assert sum(graph.layer_sizes) == sum(m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d))

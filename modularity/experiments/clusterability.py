@@ -22,20 +22,22 @@ from tqdm import tqdm
 from modularity import cluster_gradient, clustering
 from modularity.cache import SeedStore, cached
 from modularity.clusterable_init import clusterable_init_
-from modularity.data import generated, images
+from modularity.data import augment, generated, images
 from modularity.models.cnn import SmallCNN
 from modularity.models.mlp import MLP
+from modularity.models.vgg import CifarVGG
 from modularity.pruning import MagnitudePruner
 from modularity.train import EpochBatches, fit
 
 # P1b's factors: a regulariser (or an initialisation, or a change of data) and whether the network is pruned
-FACTORS = ("dropout", "l1", "l2", "clusterable_init", "halves_same", "halves_diff", "cluster_grad")
+FACTORS = ("dropout", "l1", "l2", "clusterable_init", "halves_same", "halves_diff", "cluster_grad", "dropout_l2")
 SETTINGS = ("plain", "pruned") + FACTORS + tuple(f"pruned_{factor}" for factor in FACTORS)
 HALVES = ("halves_same", "halves_diff")  # factors that change the data: each image is two half-width images
 METRIC_PREFIX = {"mnist": "mnist", "fashion_mnist": "fashion", "cifar10_gray": "cifar10_gray", "lines": "lines",
                  "random": "random", "poly": "poly", "mnist_7x7": "cluster_reg"}
 CNN_DATASETS = ("mnist", "fashion_mnist", "cifar10")  # the small CNN sees CIFAR-10 in colour, 32 × 32
 CNN_FACTORS = ("none", "dropout", "l1", "l2", "clusterable_init")
+VGG_FACTORS = CNN_FACTORS + ("dropout_l2",)  # dropout + L2: the VGG of Hod et al.'s main results
 REGRESSION = ("poly",)  # 512 linear outputs and mean squared error; its networks report test MSE, not accuracy
 INPUTS, OUTPUTS = {"poly": 2, "mnist_7x7": 7 * 7}, {"poly": 512}  # otherwise 28 × 28 pixels and 10 classes
 CLUSTER_GRAD_STRENGTH, CLUSTER_GRAD_EIGENVALUES = 0.1, 3  # the original's small-MLP configuration
@@ -47,9 +49,14 @@ def applies(dataset: str, regulariser: str, kind: str = "mlp") -> bool:
     """Whether P1b trains this factor on this dataset: HALVES are made of MNIST or Fashion-MNIST images, the
     cluster-gradient regulariser belongs to the 7 × 7 MNIST experiment (which compares it with plain training),
     and POLY, a regression, has no dropout setting there; the small CNN trains on MNIST, Fashion-MNIST and
-    colour CIFAR-10 with the regularisers and initialisations (not on HALVES)."""
+    colour CIFAR-10 with the regularisers and initialisations (not on HALVES); the VGG on colour CIFAR-10 also
+    with dropout and L2 together."""
     if kind == "cnn":
         return dataset in CNN_DATASETS and regulariser in CNN_FACTORS
+    if kind == "vgg":
+        return dataset == "cifar10" and regulariser in VGG_FACTORS
+    if regulariser == "dropout_l2":
+        return False
     if dataset == "cifar10":
         return False  # MLPs see CIFAR-10 as 28 × 28 greyscale: cifar10_gray
     if regulariser in HALVES:
@@ -83,6 +90,17 @@ class Settings:
     ks: list[int] = field(default_factory=lambda: [12])
     n_shuffles: int = 50
     shuffle_methods: list[str] = field(default_factory=lambda: ["layer"])
+
+
+@dataclass
+class VGGSettings(Settings):
+    """The CIFAR-10 VGG's training (P1b §VGG: Adam, batch 128, 200 + 50 epochs, L1/L2 rate 5e-4, augmented
+    images); ``width`` scales every channel count, so that a CPU can train a narrower copy."""
+    width: float = 1.0
+    epochs: int = 200
+    prune_epochs: int = 50
+    l1: float = 5e-4
+    augment: bool = True
 
 
 def glorot_(model: torch.nn.Module) -> torch.nn.Module:
@@ -154,10 +172,13 @@ def _train(model, data, settings: Settings, regulariser: str, seed: int, epochs:
 
     def loss_at(step):
         index = batches(step)
-        loss = loss_fn(model(x_train[index]), y_train[index])
+        x = x_train[index]
+        if getattr(settings, "augment", False):
+            x = augment.rotate_shift_flip(x, torch.Generator(device=x.device).manual_seed(seed * 1_000_003 + step))
+        loss = loss_fn(model(x), y_train[index])
         if regulariser == "l1":
             loss = loss + settings.l1 * sum(w.abs().sum() for w in kernels(model))
-        elif regulariser == "l2":
+        elif regulariser in ("l2", "dropout_l2"):
             loss = loss + l2_penalty(kernels(model), settings.l1)
         elif regulariser == "cluster_grad":
             loss = loss + cluster_gradient.penalty(kernels(model), CLUSTER_GRAD_STRENGTH, CLUSTER_GRAD_EIGENVALUES)
@@ -189,6 +210,8 @@ def build(kind: str, dataset: str, settings: Settings, regulariser: str, seed: i
         if regulariser == "dropout" else 0.0
     if kind == "mlp":
         model = glorot_(MLP(INPUTS.get(dataset, 28 * 28), settings.hidden, OUTPUTS.get(dataset, 10), dropout=dropout))
+    elif kind == "vgg":
+        model = glorot_(CifarVGG(width=settings.width, dropout=regulariser in ("dropout", "dropout_l2")))
     else:
         colour = dataset == "cifar10"
         model = glorot_(SmallCNN(in_channels=3 if colour else 1, side=32 if colour else 28,
