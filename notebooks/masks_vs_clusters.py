@@ -114,8 +114,8 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
 # statistic with its null.
 
 # %%
-compare_settings = mc.CompareSettings(k=k, class_k=class_k, n_permutations=n_permutations,
-                                      n_random_sets=n_random_sets, n_lesion_null=n_lesion_null)
+compare_settings = mc.CompareSettings(k=k, n_permutations=n_permutations, n_random_sets=n_random_sets,
+                                      n_lesion_null=n_lesion_null)
 mnist_settings = cl.Settings(hidden=mnist_hidden, epochs=mnist_epochs, prune_epochs=mnist_prune_epochs,
                              train_subset=mnist_train_subset, test_subset=mnist_test_subset)
 class_mask_settings = mc.ClassMaskSettings(mask_steps=class_mask_steps, beta=class_beta)
@@ -140,9 +140,10 @@ for name in networks:
     settings = planted_settings.get(name) or trained_settings[name]
     shaped_by = ({"network_settings": asdict(settings[0]), "mask_settings": asdict(settings[1])}
                  if isinstance(settings, tuple) else asdict(settings))
-    params = {"network": name, **shaped_by, **asdict(compare_settings), "device": torch_device.type}
+    per_class = {"class_k": class_k} if name in mc.CLASS_NETWORKS else {}
+    params = {"network": name, **shaped_by, **asdict(compare_settings), **per_class, "device": torch_device.type}
     results[name] = [cache.cached(f"masks_vs_clusters/{name}", params, seed,
-                                  lambda: mc.run(name, settings, compare_settings, seed, torch_device))
+                                  lambda: mc.run(name, settings, compare_settings, seed, torch_device, class_k))
                      for seed in range(seeds)]
     for seed, r in enumerate(results[name]):
         print(f"{name} seed {seed}: scores {', '.join(f'{t} {v:.3f}' for t, v in r['task_scores'].items())}; "

@@ -68,8 +68,8 @@ def test_the_clusterability_chapters_mnist_mlps_are_compared_class_by_class(name
 
     settings = (cl.Settings(hidden=[12, 12], epochs=1, prune_epochs=1, train_subset=600, test_subset=200),
                 mc.ClassMaskSettings(mask_steps=30, mask_lr=0.1))
-    result = mc.run(name, settings, mc.CompareSettings(k=3, n_permutations=10, n_random_sets=5, n_lesion_null=3),
-                    seed=0, device=torch.device("cpu"))
+    result = mc.run(name, settings, mc.CompareSettings(n_permutations=10, n_random_sets=5, n_lesion_null=3),
+                    seed=0, device=torch.device("cpu"), class_k=3)
     assert result["tasks"] == [str(c) for c in range(10)] and len(result["labels"]) == 4
     assert set(result["task_scores"]) == set(result["tasks"])
 
@@ -78,8 +78,8 @@ def test_the_cifar_chapters_cnn_is_compared_channel_by_channel(data_root_with_da
     from modularity.experiments import cifar
 
     settings = cifar.Settings("cnn", base_steps=3, mask_steps=2, width=0.125, batch_size=8, mask_batch_size=8)
-    result = mc.run("cifar_cnn", settings, mc.CompareSettings(class_k=3, n_permutations=5, n_random_sets=3,
-                                                              n_lesion_null=2), seed=0, device=torch.device("cpu"))
+    result = mc.run("cifar_cnn", settings, mc.CompareSettings(n_permutations=5, n_random_sets=3, n_lesion_null=2),
+                    seed=0, device=torch.device("cpu"), class_k=3)
     assert result["tasks"] == [str(c) for c in range(10)]
     assert [len(layer) for layer in result["labels"]] == [3, 4, 8, 16, 32, 10]  # colour, conv channels, logits
     assert set(result["kept"]["0"]) <= {0, 1, 2}

@@ -172,6 +172,7 @@ class ClassMaskSettings:
 
 
 MNIST_SETTINGS = {"mnist_mlp": ("none", "unpruned"), "mnist_mlp_pruned_dropout": ("dropout", "pruned")}
+CLASS_NETWORKS = (*MNIST_SETTINGS, "cifar_cnn")  # one mask per class: clustered into ``class_k`` clusters
 
 
 def class_masks(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, settings: ClassMaskSettings,
@@ -247,7 +248,6 @@ def cifar_case(settings: cifar.Settings, seed: int, device: torch.device, progre
 @dataclass
 class CompareSettings:
     k: int = 4  # clusters: as many as the usage patterns two masks can make (none, one, the other, both)
-    class_k: int = 12  # clusters of the networks with one mask per class (the clusterability chapter's k)
     n_permutations: int = 1000  # permutations of the AMI null
     n_random_sets: int = 100  # random weight sets of the subgraph-cut null
     n_lesion_null: int = 50  # random unit sets of the lesion-vs-mask null
@@ -337,14 +337,16 @@ def run_planted(settings: PlantedSettings, compare_settings: CompareSettings, se
     return result | {"planted": planted, "recovered": planted_recovery(result, planted)}
 
 
-def run(name: str, settings, compare_settings: CompareSettings, seed: int, device: torch.device) -> dict:
+def run(name: str, settings, compare_settings: CompareSettings, seed: int, device: torch.device,
+        class_k: int = 12) -> dict:
     """One seed of the named network (``planted``, ``planted_shared``: ``PlantedSettings``; ``addmul_fnn``:
     ``addmul.Settings``; ``doubleadd_fnn``, ``doubleadd_fnn_copyweight``: ``doubleadd.Settings``; ``mnist_mlp``,
     ``mnist_mlp_pruned_dropout``: the clusterability chapter's ``Settings`` and a ``ClassMaskSettings``;
-    ``cifar_cnn``: ``cifar.Settings``). Networks with a mask per class are clustered into ``class_k`` clusters."""
+    ``cifar_cnn``: ``cifar.Settings``). Networks with a mask per class are clustered into ``class_k`` clusters
+    (the clusterability chapter's k), the others into ``compare_settings.k``."""
     if name.startswith("planted"):
         return run_planted(settings, compare_settings, seed)
-    per_class = replace(compare_settings, k=compare_settings.class_k)
+    per_class = replace(compare_settings, k=class_k)
     if name in MNIST_SETTINGS:
         mlp_settings, mask_settings = settings
         set_determinism(seed)
