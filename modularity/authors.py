@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["P1B", "P1B_CNN", "P1bRow", "RANDOM_INIT", "RANDOM_INIT_SOURCE", "p1b_row"]
+__all__ = ["P1B", "P1B_CNN", "P1B_VGG", "P1bRow", "RANDOM_INIT", "RANDOM_INIT_SOURCE", "p1b_row"]
 
 MLP_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_mlp.csv"
 CLUSTER_GRAD_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_clust_grad.csv"
 CNN_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_cnn.csv"
+VGG_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_cnn_vgg.csv"
 RANDOM_INIT_SOURCE = "dfilan/clusterability_in_neural_networks, notebooks/random_init_ncuts.ipynb"
 # kind → (mean, sd) of the n-cut at k = 12 of 100 untrained networks with Glorot-uniform weights
 RANDOM_INIT = {"mlp": (10.295, 0.032), "cnn": (10.923, 0.007), "vgg": (8.520, 0.029)}
@@ -87,6 +88,29 @@ P1B_CNN: dict[tuple[str, str], P1bRow] = {
 }
 
 
+def _vgg(ncut, shuffled, z, below, test_acc) -> P1bRow:
+    return P1bRow(ncut, shuffled, z, below, test_acc, VGG_SOURCE)
+
+
+# the CIFAR-10 VGG's channel graph, k = 12: means over the file's 5 networks per setting ("below every
+# shuffle": percentile 1/51)
+P1B_VGG: dict[tuple[str, str], P1bRow] = {
+    ("cifar10", "plain"): _vgg(8.19, 3.82, 18.8, 0.0, 0.882),
+    ("cifar10", "l1"): _vgg(5.29, 2.07, 92.0, 0.0, 0.871),
+    ("cifar10", "l2"): _vgg(8.55, 2.10, 33.4, 0.0, 0.899),
+    ("cifar10", "dropout"): _vgg(8.84, 8.28, 5.2, 0.0, 0.896),
+    ("cifar10", "dropout_l2"): _vgg(8.35, 8.25, 1.2, 0.2, 0.898),
+    ("cifar10", "clusterable_init"): _vgg(8.21, 3.90, 19.7, 0.0, 0.898),
+    ("cifar10", "pruned"): _vgg(8.13, 3.60, 21.1, 0.0, 0.909),
+    ("cifar10", "pruned_l1"): _vgg(4.70, 0.74, 104.7, 0.0, 0.881),
+    ("cifar10", "pruned_l2"): _vgg(8.70, 1.73, 31.3, 0.0, 0.908),
+    ("cifar10", "pruned_dropout"): _vgg(6.34, 7.98, -8.2, 1.0, 0.905),
+    ("cifar10", "pruned_dropout_l2"): _vgg(6.14, 7.99, -11.4, 0.8, 0.902),
+    ("cifar10", "pruned_clusterable_init"): _vgg(8.21, 3.58, 20.2, 0.0, 0.902),
+}
+
+
 def p1b_row(dataset: str, setting: str, kind: str = "mlp") -> P1bRow | None:
-    """The authors' row for a (dataset, setting) of an MLP or of the small CNN, or None where they published none."""
-    return (P1B_CNN if kind == "cnn" else P1B).get((dataset, setting))
+    """The authors' row for a (dataset, setting) of an MLP, the small CNN or the CIFAR-10 VGG, or None where they
+    published none."""
+    return {"cnn": P1B_CNN, "vgg": P1B_VGG}.get(kind, P1B).get((dataset, setting))
