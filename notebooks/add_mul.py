@@ -87,7 +87,7 @@ for model_name in models:
         base_store, store = stages.stores("add_mul", settings[model_name], torch_device.type, seed)
         result = cache.cached(f"add_mul/{model_name}", params, seed,
                               lambda: addmul.run_seed(settings[model_name], seed, torch_device, store,
-                                                      base_store=base_store))
+                                                      base_store=base_store), scope=addmul.__name__)
         results[model_name].append(result)
         acc = result["acc"]
         print(f"{model_name} seed {seed}: unmasked add/mul {result['unmasked_acc']['add']:.3f}/"

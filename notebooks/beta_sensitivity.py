@@ -85,7 +85,8 @@ for spec in networks:
                                        n_mask_samples)
             base_store, store = stages.stores("add_mul", settings, torch_device.type, seed)
             result = cache.cached("beta_sensitivity", dict(asdict(settings), device=torch_device.type), seed,
-                                  lambda: addmul.run_seed(settings, seed, torch_device, store, base_store=base_store))
+                                  lambda: addmul.run_seed(settings, seed, torch_device, store, base_store=base_store),
+                                  scope=addmul.__name__)
             results[spec, seed, b] = result
             print(f"{spec} seed {seed} β {b:g}: control mask {result['control_acc']:.3f}, "
                   f"shared {result['shared_frac_add_in_mul']:.3f}, control keeps "

@@ -82,7 +82,8 @@ results = []
 for seed in range(seeds):
     base_store, store = stages.stores("cifar", settings, torch_device.type, seed)
     result = cache.cached("cifar_class_removal", dict(asdict(settings), classes=classes, device=torch_device.type),
-                          seed, lambda: cifar.run_class_removal(settings, seed, data, classes, base_store, store))
+                          seed, lambda: cifar.run_class_removal(settings, seed, data, classes, base_store, store),
+                          scope=cifar.__name__)
     results.append(result)
     print(f"seed {seed}: unmasked accuracy {np.diag(result['unmasked_confusion']).mean():.3f}, control mask "
           f"{np.diag(result['control_confusion']).mean():.3f} keeping {result['control_density']:.1%} of the weights")

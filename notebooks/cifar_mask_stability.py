@@ -78,7 +78,8 @@ for seed in range(seeds):
     base_store, store = stages.stores("cifar", settings, torch_device.type, seed)
     params = dict(asdict(settings), n_pairs=n_pairs, copy_first_output=copy_first_output, device=torch_device.type)
     result = cache.cached("cifar_mask_stability", params, seed,
-                          lambda: cifar.run_stability(settings, seed, data, n_pairs, copy_first_output, base_store, store))
+                          lambda: cifar.run_stability(settings, seed, data, n_pairs, copy_first_output, base_store, store),
+                          scope=cifar.__name__)
     results.append(result)
     for p in result["pairs"]:
         a, b = (CIFAR10_CLASSES[c] for c in p["pair"])

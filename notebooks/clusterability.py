@@ -105,7 +105,8 @@ for dataset in datasets:
             key = {"kind": "mlp", "dataset": dataset, "regulariser": regulariser, **asdict(dataset_settings)}
             results[("mlp", dataset, regulariser, seed)] = cache.cached(
                 "clusterability/network", key, seed,
-                lambda: cl.run_network("mlp", dataset, regulariser, seed, dataset_settings, data, torch_device))
+                lambda: cl.run_network("mlp", dataset, regulariser, seed, dataset_settings, data, torch_device),
+                scope=cl.__name__)
         print(f"{dataset} {regulariser} seed {seed}: test accuracy "
               f"{results[('mlp', dataset, regulariser, seed)]['unpruned']['test_acc']:.3f} unpruned, "
               f"{results[('mlp', dataset, regulariser, seed)]['pruned']['test_acc']:.3f} pruned")
@@ -118,7 +119,8 @@ for dataset in cnn_datasets if cnn_networks else []:
             key = {"kind": "cnn", "dataset": dataset, "regulariser": regulariser, **asdict(cnn_training)}
             results[("cnn", dataset, regulariser, seed)] = cache.cached(
                 "clusterability/network", key, seed,
-                lambda: cl.run_network("cnn", dataset, regulariser, seed, cnn_training, data, torch_device))
+                lambda: cl.run_network("cnn", dataset, regulariser, seed, cnn_training, data, torch_device),
+                scope=cl.__name__)
 
 rows = pd.DataFrame(cl.network_rows(results, mlp_settings))
 rows = rows[((rows.kind == "cnn") & rows.setting.isin(cnn_settings))
@@ -306,7 +308,8 @@ for dataset in lesion_datasets:
         key = {"dataset": dataset, **asdict(mlp_settings), **asdict(lesion_settings)}
         p1_results[dataset, seed] = cache.cached(
             "clusterability/p1_lesions", key, seed,
-            lambda: p1_lesions.run_network(dataset, seed, mlp_settings, lesion_settings, data, torch_device))
+            lambda: p1_lesions.run_network(dataset, seed, mlp_settings, lesion_settings, data, torch_device),
+            scope=p1_lesions.__name__)
 glue("lesion_k", lesion_k)
 glue("lesion_random", lesion_random)
 glue("double_lesion_random", double_lesion_random)

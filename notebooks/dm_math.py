@@ -108,7 +108,8 @@ for module in modules:
     for seed in range(seeds):
         base_store, store = stages.stores("dm_math", settings, torch_device.type, seed)
         results[module, seed] = cache.cached(f"dm_math/{module}", params, seed,
-                                             lambda: dm_math.run_seed(settings, seed, data[module], base_store, store))
+                                             lambda: dm_math.run_seed(settings, seed, data[module], base_store, store),
+                                             scope=dm_math.__name__)
         a = results[module, seed]["accuracy"]["test_hard"]
         print(f"{module} seed {seed}: hard problems — unmasked {a['unmasked']:.3f}, control {a['control']:.3f}, "
               f"easy-only mask {a['easy_mask']:.3f}")

@@ -93,7 +93,8 @@ for model_name in models:
         base_store, store = stages.stores("double_add", settings, torch_device.type, seed,
                                           **({"model": "fnn"} if model_name == "fnn_copyweight" else {}))
         result = cache.cached(f"double_add/{model_name}", dict(asdict(settings), device=torch_device.type), seed,
-                              lambda: doubleadd.run_seed(settings, seed, torch_device, store, base_store=base_store))
+                              lambda: doubleadd.run_seed(settings, seed, torch_device, store, base_store=base_store),
+                              scope=doubleadd.__name__)
         results[model_name].append(result)
         acc = result["acc"]
         print(f"{model_name} seed {seed}: unmasked pair 1/2 {result['unmasked_acc']['pair1']:.3f}/"

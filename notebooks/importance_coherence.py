@@ -102,7 +102,7 @@ for dataset in datasets:
         results[(dataset, setting, seed)] = cache.cached(
             "importance_coherence", params, seed,
             lambda: imp.run_network(dataset, setting, seed, mlp_settings, data, torch_device, partitions, k, n_random,
-                                    test_subset, activation_examples, vis_steps, vis_lr))
+                                    test_subset, activation_examples, vis_steps, vis_lr), scope=imp.__name__)
         print(f"{dataset} {setting} seed {seed}: base accuracy {results[(dataset, setting, seed)]['base_acc'].mean():.3f}, "
               f"{len(results[(dataset, setting, seed)]['records'])} sub-clusters")
 

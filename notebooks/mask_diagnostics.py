@@ -99,7 +99,7 @@ for model_name in models:
     for seed in range(seeds):
         result = cache.cached(f"mask_diagnostics/{model_name}", params, seed,
                               lambda: diagnostics.diagnose(model_name, seed, *experiment_for(model_name), torch_device,
-                                                           histogram_bins))
+                                                           histogram_bins), scope=diagnostics.__name__)
         results[model_name].append(result)
         h = result["half_mask"]
         print(f"{model_name} seed {seed}: control mask {h['reference']:.3f}; drop early {h['drop_early']:.3f}, late "

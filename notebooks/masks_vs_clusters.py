@@ -109,7 +109,8 @@ for name in networks:
     settings = planted_settings.get(name) or trained_settings[name]
     params = {"network": name, **asdict(settings), **asdict(compare_settings), "device": torch_device.type}
     results[name] = [cache.cached(f"masks_vs_clusters/{name}", params, seed,
-                                  lambda: mc.run(name, settings, compare_settings, seed, torch_device))
+                                  lambda: mc.run(name, settings, compare_settings, seed, torch_device),
+                                  scope=mc.__name__)
                      for seed in range(seeds)]
     for seed, r in enumerate(results[name]):
         print(f"{name} seed {seed}: scores {', '.join(f'{t} {v:.3f}' for t, v in r['task_scores'].items())}; "

@@ -87,7 +87,8 @@ for new_init in mask_new_inits:
     for seed in range(seeds):
         store = cache.SeedStore("permuted_mnist_transfer", params, seed)
         results[new_init, seed] = cache.cached("permuted_mnist_transfer/result", params, seed,
-                                               lambda: transfer.run_seed(settings, seed, data, store))
+                                               lambda: transfer.run_seed(settings, seed, data, store),
+                                               scope=transfer.__name__)
         accs = [t["valid_acc"] for t in results[new_init, seed]["tasks"]]
         print(f"mask_new_init {new_init:g} seed {seed}: hold-out accuracy per task "
               + " ".join(f"{a:.3f}" for a in accs))

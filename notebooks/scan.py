@@ -99,7 +99,8 @@ for model_name in models:
     for seed in range(seeds):
         base_store, store = stages.stores("scan", settings, torch_device.type, seed)
         results[model_name, seed] = cache.cached(f"scan/{model_name}", params, seed,
-                                                 lambda: scan.run_seed(settings, seed, data, base_store, store))
+                                                 lambda: scan.run_seed(settings, seed, data, base_store, store),
+                                                 scope=scan.__name__)
         r = results[model_name, seed]
         print(f"{model_name} seed {seed}: simple test {r['unmasked']['simple']:.3f} unmasked, "
               + ", ".join(f"{s} test {r['full_mask'][s]:.3f} → {r['split_mask'][s]:.3f}" for s in scan.SPLITS))
@@ -107,7 +108,7 @@ for model_name in models:
             for split in scan.SPLITS:
                 baseline[model_name, seed, split] = cache.cached(
                     f"scan/{model_name}/trained_on_{split}", params, seed,
-                    lambda: scan.run_baseline(settings, seed, data, split, base_store))
+                    lambda: scan.run_baseline(settings, seed, data, split, base_store), scope=scan.__name__)
             print(f"{model_name} seed {seed}: trained directly on a split: "
                   + ", ".join(f"{s} {baseline[model_name, seed, s]:.3f}" for s in scan.SPLITS))
 

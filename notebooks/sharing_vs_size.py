@@ -86,7 +86,8 @@ for spec in networks:
     for seed in range(seeds):
         base_store, store = stages.stores("add_mul", settings, torch_device.type, seed)
         result = cache.cached("sharing_vs_size", dict(asdict(settings), device=torch_device.type), seed,
-                              lambda: addmul.run_seed(settings, seed, torch_device, store, base_store=base_store))
+                              lambda: addmul.run_seed(settings, seed, torch_device, store, base_store=base_store),
+                              scope=addmul.__name__)
         results[spec].append(result)
         print(f"{spec} seed {seed}: unmasked add/mul {result['unmasked_acc']['add']:.3f}/"
               f"{result['unmasked_acc']['mul']:.3f}, control mask {result['control_acc']:.3f}, "
