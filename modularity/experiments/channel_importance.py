@@ -20,10 +20,11 @@ import torch
 from torch import nn
 
 from modularity import clustering, lesions, tracing
+from modularity.experiments import clusterability as cl
 from modularity.experiments.importance import MAX_PROP, MIN_SIZE, SubCluster, unit_sets
 
 __all__ = ["analyse_network", "channel_activations", "conv_layers", "feature_visualisation", "importance",
-           "sub_clusters", "weight_partition"]
+           "run_network", "sub_clusters", "weight_partition"]
 
 
 def conv_layers(model: nn.Module) -> list[nn.Conv2d]:
@@ -164,3 +165,13 @@ def analyse_network(model: nn.Module, data, seed: int, k: int, n_random: int, te
         record |= example_coherence(activations, y_train[:activation_examples], cluster.layer, sets, 10)
         records.append(record)
     return {"records": records, "base_acc": base}
+
+
+def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings, data, device, k: int, n_random: int,
+                test_subset: int, activation_examples: int, vis_steps: int, vis_lr: float) -> dict:
+    """The clusterability chapter's unpruned CNN or VGG (trained, or loaded from its per-seed store; Hod et al.
+    analyse unpruned networks), then ``analyse_network`` on it."""
+    state = cl.trained_states(kind, dataset, regulariser, seed, settings, data, device, prune=False)["unpruned"]
+    model = cl.trained_model(kind, dataset, regulariser, state, settings)
+    return analyse_network(model, tuple(t.cpu() for t in data), seed, k, n_random, test_subset, activation_examples,
+                           vis_steps, vis_lr)

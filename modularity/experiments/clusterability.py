@@ -232,8 +232,9 @@ def data_for(dataset: str, regulariser: str, train_subset: int, test_subset: int
 
 
 def trained_states(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, data,
-                   device) -> dict[str, dict]:
-    """State dicts of one network after training ("unpruned") and after pruning ("pruned"), cached."""
+                   device, prune: bool = True) -> dict[str, dict]:
+    """State dicts of one network after training ("unpruned") and, with ``prune``, after pruning ("pruned"),
+    cached."""
     params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(settings)}
     training = {key: value for key, value in params.items() if key not in MEASUREMENT_FIELDS}
     # keyed by this module's code alone: a new k or null model, and the importance chapter, reuse the training
@@ -257,7 +258,7 @@ def trained_states(kind: str, dataset: str, regulariser: str, seed: int, setting
         return state
 
     base = stage("base", prune=False, start_from=None)
-    return {"unpruned": base, "pruned": stage("pruned", prune=True, start_from=base)}
+    return {"unpruned": base, "pruned": stage("pruned", prune=True, start_from=base)} if prune else {"unpruned": base}
 
 
 def trained_model(kind: str, dataset: str, regulariser: str, state: dict, settings: Settings) -> torch.nn.Module:
