@@ -2,7 +2,8 @@
 
 The MLP analysis of ``experiments.importance`` with channels for units. The partition is spectral clustering
 of the channel graph (``clustering.cnn_graph``: every conv layer's channels); a sub-cluster is one cluster's
-channels in one conv layer, compared with random same-size channel sets of that layer:
+channels in one conv layer (``importance.sub_clusters``, P2's size filter), compared with random same-size
+channel sets of that layer:
 
 - importance: lesioning the channels (their conv outputs set to 0 by a forward hook, ``lesions.lesioned``)
   lowers mean per-class accuracy more than random sets (lower tail) and more class-specifically (upper tail);
@@ -21,10 +22,10 @@ from torch import nn
 
 from modularity import clustering, lesions, tracing
 from modularity.experiments import clusterability as cl
-from modularity.experiments.importance import MAX_PROP, MIN_SIZE, SubCluster, unit_sets
+from modularity.experiments.importance import sub_clusters, unit_sets
 
 __all__ = ["analyse_network", "channel_activations", "conv_layers", "feature_visualisation", "importance",
-           "run_network", "sub_clusters", "weight_partition"]
+           "run_network", "weight_partition"]
 
 
 def conv_layers(model: nn.Module) -> list[nn.Conv2d]:
@@ -37,18 +38,6 @@ def weight_partition(model: nn.Module, k: int, seed: int = 0) -> list[np.ndarray
     graph = clustering.cnn_graph(model)
     labels, _ = clustering.spectral_clustering(graph, k, seed=seed)
     return graph.expand_labels(labels)
-
-
-def sub_clusters(layer_labels: list[np.ndarray]) -> list[SubCluster]:
-    """Every (conv layer, label) group with P2's size filter (2 ≤ size ≤ 0.99 × the layer's live channels)."""
-    out = []
-    for layer, labels in enumerate(layer_labels):
-        n_valid = int((labels >= 0).sum())
-        for label in np.unique(labels[labels >= 0]):
-            channels = np.flatnonzero(labels == label)
-            if MIN_SIZE <= len(channels) <= MAX_PROP * n_valid:
-                out.append(SubCluster(layer, int(label), channels))
-    return out
 
 
 def _outputs(model: nn.Module, convs: list[nn.Conv2d], x: torch.Tensor):
