@@ -298,7 +298,8 @@ others
 # random pairs whatever its partner does, so pairs with an important member depend "jointly" almost by
 # construction; P1 reads the joint test against the single-lesion taxonomy for that reason, and the
 # conditional test (the partner already removed) is the one that separates real dependence from one member's
-# importance. Accuracy here is the mean per-class accuracy on
+# importance; the table splits the pairs by how many of the two are important alone. Accuracy here is the mean
+# per-class accuracy on
 # {glue:text}`lesion_test_images` test images; the networks are this chapter's pruned MLPs (plain training).
 
 # %%
@@ -331,15 +332,23 @@ if p1_results:
     dependent_by_chance = chance.any_test_by_chance(1 / (double_lesion_random + 1), 2)
     glue("lesion_important_by_chance", important_by_chance)
     glue("double_lesion_dependent_by_chance", dependent_by_chance)
-    lesion_summary = {}  # dataset → (share important, share of pairs dependent); NaN where nothing to judge
+    by_importance = {key: p1_lesions.dependence_by_importance(result, {
+        (r.layer, r.label) for r in singles[(singles.dataset == key[0]) & (singles.seed == key[1])
+                                            & (singles.category == "important")].itertuples()})
+        for key, result in p1_results.items()}
+    display(pd.DataFrame(by_importance).T.rename_axis(["dataset", "seed"]).round(3))
+    lesion_summary = {}  # dataset → (share important, pairs dependent, of them with no important member)
     for dataset in lesion_datasets:
         prefix = cl.METRIC_PREFIX[dataset]
         mine = judged[judged.dataset == dataset]
-        lesion_summary[dataset] = (float((mine.category == "important").mean()) if len(mine) else float("nan"),
-                                   float(pd.Series([r["frac_dependent"] for (d, _), r in p1_results.items()
-                                                    if d == dataset]).mean()))
+        lesion_summary[dataset] = (
+            float((mine.category == "important").mean()) if len(mine) else float("nan"),
+            float(pd.Series([r["frac_dependent"] for (d, _), r in p1_results.items() if d == dataset]).mean()),
+            float(pd.Series([b["frac_dependent_0_important"] for (d, _), b in by_importance.items()
+                             if d == dataset]).mean()))
         glue(f"{prefix}_lesion_frac_important", lesion_summary[dataset][0])
         glue(f"{prefix}_double_lesion_frac_dependent", lesion_summary[dataset][1])
+        glue(f"{prefix}_double_lesion_frac_dependent_neither_important", lesion_summary[dataset][2])
     glue("double_lesion_frac_dependent", float(pd.Series([r["frac_dependent"] for r in p1_results.values()]).mean()))
     print(f"important by chance: {important_by_chance:.1%} of sub-clusters; a pair dependent by chance: "
           f"{dependent_by_chance:.1%} of pairs (either of two tests below every random set)")
@@ -406,8 +415,9 @@ glue("authors_unpruned", f"{sum(r.below_every_shuffle == 1 for r in unpruned_aut
 if p1_results:
     lesion_parts = [f"{dataset}: {important:.0%} of the sub-clusters that are neither small nor a whole layer are "
                     f"important (chance {important_by_chance:.0%}), {dependent:.0%} of the pairs of mid-sized "
-                    f"sub-clusters depend on each other (chance {dependent_by_chance:.0%})"
-                    for dataset, (important, dependent) in lesion_summary.items()]
+                    f"sub-clusters depend on each other (chance {dependent_by_chance:.0%}), {neither:.0%} of the "
+                    "pairs in which neither sub-cluster is important alone"
+                    for dataset, (important, dependent, neither) in lesion_summary.items()]
     glue("p1_lesion_verdict", "; ".join(lesion_parts) + f" — {min(lesion_networks, networks)} pruned network(s) each")
 else:
     glue("p1_lesion_verdict", "not run at this preset")

@@ -60,3 +60,13 @@ def test_pairs_leave_out_small_sub_clusters_and_whole_layers():
     result = p1_lesions.analyse(model, x, y, p1_lesions.LesionSettings(k=2, n_single=5, n_double=3,
                                                                          min_pair_units=17), seed=0)
     assert result["paired"] == [] and np.isnan(result["frac_dependent"])
+
+
+def test_dependence_is_split_by_how_many_of_the_pair_are_important_alone():
+    result = {"paired": [(1, 0), (1, 1), (2, 0)],
+              "departs": np.array([[False, True, True], [True, False, False], [False, False, False]])}
+    split = p1_lesions.dependence_by_importance(result, important={(1, 0)})
+    # pairs with (1, 0): (0,1) T, (0,2) T, (1,0) T, (2,0) F → 3/4; without: (1,2) F, (2,1) F → 0/2
+    assert split["frac_dependent_1_important"] == 0.75 and split["frac_dependent_0_important"] == 0.0
+    assert split["n_pairs_1_important"] == 4 and split["n_pairs_0_important"] == 2
+    assert np.isnan(split["frac_dependent_2_important"]) and split["n_pairs_2_important"] == 0

@@ -72,3 +72,18 @@ def run_network(dataset: str, seed: int, settings, lesion_settings: LesionSettin
     state = cl.trained_states("mlp", dataset, "none", seed, settings, data, device)["pruned"]
     model = cl.trained_model("mlp", dataset, "none", state, settings)
     return analyse(model, data[2].cpu(), data[3].cpu(), lesion_settings, seed)
+
+
+def dependence_by_importance(result: dict, important: set[tuple[int, int]]) -> dict:
+    """The share of ordered pairs that depend (either test), split by how many of the two sub-clusters are
+    important alone (``important``: (layer from 1, label) of each): a joint lesion with an important member
+    costs more than random pairs whatever the partner does, so dependence among pairs with *no* important
+    member is the part the single lesions do not already explain (P1's "neither alone, but together")."""
+    paired = result["paired"]
+    groups: dict[int, list[bool]] = {0: [], 1: [], 2: []}
+    for a, first in enumerate(paired):
+        for b, second in enumerate(paired):
+            if a != b:
+                groups[(first in important) + (second in important)].append(bool(result["departs"][a, b]))
+    return {f"frac_dependent_{n}_important": float(np.mean(flags)) if flags else float("nan")
+            for n, flags in groups.items()} | {f"n_pairs_{n}_important": len(flags) for n, flags in groups.items()}
