@@ -164,14 +164,13 @@ def percentile(true_value: float, random_values: np.ndarray, tail: str) -> float
     the minimum p = 1/(n+1) at or below 1/(n+1) when nothing distinguishes the true set.
     """
     random_values = np.asarray(random_values, dtype=np.float64)
-    if tail == "lower":
-        beyond = (random_values < true_value).sum()
-    elif tail == "upper":
-        beyond = (random_values > true_value).sum()
-    else:
+    if tail not in ("lower", "upper"):
         raise ValueError("tail must be 'lower' or 'upper'")
-    ties = np.isclose(random_values, true_value, rtol=0, atol=1e-12).sum()
-    return float((1 + beyond + 0.5 * ties) / (len(random_values) + 1))
+    # a value within 1e-12 of the true one is a tie, never also "more extreme" (near-zero entropies differ by
+    # rounding alone; counting them twice gave p > 1)
+    ties = np.isclose(random_values, true_value, rtol=0, atol=1e-12)
+    beyond = ((random_values < true_value) if tail == "lower" else (random_values > true_value)) & ~ties
+    return float((1 + beyond.sum() + 0.5 * ties.sum()) / (len(random_values) + 1))
 
 
 def is_minimal(p: float, n_random: int) -> bool:

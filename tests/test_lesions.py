@@ -123,3 +123,11 @@ def test_benjamini_hochberg_by_hand_and_on_a_mixture():
     assert np.array_equal(reject, stats.false_discovery_control(ps) <= 0.05)
     assert reject.sum() >= 5 and critical == ps[reject].max()
     assert lesions.benjamini_hochberg([0.5, 0.9])[1] == 0.0
+
+
+def test_a_near_tie_is_a_tie_and_never_also_more_extreme():
+    # entropies of confident predictions differ by rounding alone: each such value counts half, once
+    true, randoms = 1e-13, np.array([0.0, 5e-13, -1e-14, 0.7])
+    assert lesions.percentile(true, randoms, "lower") == pytest.approx((1 + 0.5 * 3) / 5)
+    assert lesions.percentile(true, randoms, "upper") == pytest.approx((1 + 1 + 0.5 * 3) / 5)
+    assert lesions.percentile(0.0, np.full(19, -1e-15), "lower") == pytest.approx((1 + 0.5 * 19) / 20)  # was 1.475
