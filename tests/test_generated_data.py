@@ -157,7 +157,7 @@ def test_each_dataset_runs_the_factors_p1b_trains_on_it():
     assert colour.conv1.in_channels == 3 and colour.dense.in_features == 64 * 8 * 8
 
 
-def test_the_cifar_vgg_trains_prunes_and_is_clustered_by_its_channels():
+def test_the_cifar_vgg_trains_prunes_and_is_clustered_by_its_channels(data_root):
     from modularity.experiments import clusterability as cl
 
     assert cl.applies("cifar10", "dropout_l2", kind="vgg") and not cl.applies("mnist", "none", kind="vgg")
