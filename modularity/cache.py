@@ -223,20 +223,20 @@ def note_training() -> None:
 def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], scope: str | None = None) -> Any:
     """``compute()``'s result for this seed, loaded when already computed, else computed and saved; keyed
     by ``scope``'s code when given (see the module docstring)."""
-    name = f"seed{seed}-{cache_key(params, seed, scope)}"
-    result, stored = _published_result(namespace, published_name(params, seed))
+    published = published_name(params, seed)
+    result, stored = _published_result(namespace, published)
     if result is None:
-        path = data_root() / "cache" / namespace / f"{name}.pt"
+        path = cache_path(namespace, params, seed, scope)
         result = load_checked(path)
         if result is None:
             if os.environ.get(RENDER_ONLY_ENV) == "1":
-                raise RenderError(f"no stored result {namespace}/{name}: the change is computational; rerun the "
-                                  "notebook")
+                raise RenderError(f"no stored result {namespace}/{path.stem}: the change is computational; rerun "
+                                  "the notebook")
             with _computing_inside_cache():
                 result = compute()
             save_checked(path, result)
     if not _computing:  # a result computed inside another cached result is published as part of that one
-        _store_result(namespace, published_name(params, seed), result, stored)
+        _store_result(namespace, published, result, stored)
     return result
 
 
