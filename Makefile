@@ -8,7 +8,7 @@ DATA_SOURCE ?= ../shared/data
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e ".[book,dev]" -c requirements.lock
+	$(PY) -m pip install --quiet -e ".[book,dev,ray]" -c requirements.lock
 	touch $@
 
 data: $(VENV)/.installed

@@ -24,6 +24,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--render", action="store_true",
                      help="re-execute the published run from its stored per-seed results (no training) and "
                           "republish it; for runs that `list` marks `render`")
+    run.add_argument("--executor", default="local", choices=["local", "ray"],
+                     help="where the notebook's seeds and configurations are computed: in the notebook's kernel "
+                          "(local, the default) or as Ray tasks (pip install '.[ray]'); the run is the same")
+    run.add_argument("--address", help="with --executor ray: a running Ray cluster (e.g. ray://head:10001 or "
+                     "auto); without it a local Ray instance is started")
+    run.add_argument("--workers", type=int, help="with --executor ray and no --address: CPUs of the local "
+                     "instance (default: all)")
+    run.add_argument("--task-cpus", type=int, default=1, help="with --executor ray: threads (and CPUs requested) "
+                     "per task (default 1)")
 
     sub.add_parser("list", help="notebooks, presets and whether their published runs are fresh, need re-rendering "
                    "(only presentation changed) or are stale (the code that computed them changed)")
@@ -91,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 if name in overrides:
                     raise ParameterError(f"parameter {name!r} given twice")
                 overrides[name] = parse_override(value)
-            return runner.main_run(args.notebook, args.preset, overrides, render=args.render)
+            executor = runner.Executor(args.executor, args.address, args.workers, args.task_cpus)
+            return runner.main_run(args.notebook, args.preset, overrides, render=args.render, executor=executor)
         if args.command == "list":
             from modularity import runner
 

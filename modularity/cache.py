@@ -10,6 +10,10 @@ An interrupted run resumes from the seeds already finished; a long preset can be
 and merged; a rerun with more seeds reuses the finished ones. Every stored file has a sha256 beside it and
 is checked on load: a damaged entry is reported with its path, moved aside and recomputed, never reused.
 
+``cached_many`` takes a notebook's independent units (seeds, β values, sizes) at once: one after another by
+default, or as Ray tasks when the runner was given ``--executor ray`` (see ``ray_executor``), their results
+coming back to this process and into the same store.
+
 Under the runner, each ``cached`` result is also copied (compressed) into the run's results folder, which is
 published with the run: a chapter can then be re-rendered from them on a fresh clone without training
 (``MODULARITY_RESULTS_IN`` points at them, ``MODULARITY_RENDER_ONLY`` forbids computing anything new).
@@ -27,6 +31,7 @@ import io
 import json
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,7 +41,7 @@ from modularity import provenance
 from modularity.checked_files import read_checked, write_checked
 from modularity.data.root import data_root
 
-__all__ = ["SeedStore", "cached"]
+__all__ = ["SeedStore", "Unit", "cached", "cached_many"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Modules that run, publish or display experiments, or judge their per-seed results, but never change what a
@@ -44,12 +49,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # experiment computes with them).
 RENDER_ONLY = {"__main__.py", "authors.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "certify.py",
                "chance.py",
-               "glue.py", "parameters.py", "plots.py", "provenance.py", "readme.py", "runner.py", "stats.py",
-               "tables.py", "verdicts.py"}
+               "glue.py", "parameters.py", "plots.py", "provenance.py", "ray_executor.py", "readme.py", "runner.py",
+               "stats.py", "tables.py", "verdicts.py"}
 # Modules that only run notebooks and publish them — they never shape a number, a word or a figure of a page,
 # so editing them leaves every run fresh.
-PIPELINE = {"__main__.py", "book.py", "cache.py", "certify.py", "provenance.py", "readme.py", "runner.py"}
+PIPELINE = {"__main__.py", "book.py", "cache.py", "certify.py", "provenance.py", "ray_executor.py", "readme.py",
+            "runner.py"}
 RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
+EXECUTOR_ENV = "MODULARITY_EXECUTOR"  # "ray" sends ``cached_many``'s missing units to Ray; unset: this process
 _computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render
 
 
@@ -121,6 +128,14 @@ def _imported_package_modules(name: str) -> set[str]:
                 parts = candidate.split(".")
                 found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
     return found
+
+
+def package_code_hash() -> str:
+    """Hash of every computation module of the installed package: a Ray worker checks it equals the
+    driver's before computing, so no result is stored under a key its code does not match."""
+    files = {package_relative(f): file_sha256(f) for f in sorted(PACKAGE_DIR.rglob("*.py"))}
+    return hashlib.sha256(json.dumps({k: v for k, v in files.items() if is_computation(k)},
+                                     sort_keys=True).encode()).hexdigest()
 
 
 @functools.lru_cache(maxsize=None)
@@ -240,13 +255,68 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], 
     return result
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One independent piece of a notebook's work, ``fn(*args, **kwargs)``, cached under
+    (``namespace``, ``params``, ``seed``) like ``cached``. ``fn`` must be a module-level function (it is
+    named, not copied, when sent to a worker) and its arguments are bound now: a lambda inside a loop would
+    see the loop's last values by the time an executor calls it."""
+
+    namespace: str
+    params: dict
+    seed: int
+    fn: Callable
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    scope: str | None = None
+
+    def __post_init__(self):
+        name = getattr(self.fn, "__qualname__", "")
+        if not callable(self.fn) or "<lambda>" in name or "<locals>" in name:
+            raise TypeError(f"Unit {self.namespace!r} seed {self.seed}: fn must be a module-level function, got "
+                            f"{self.fn!r}; pass the function and its arguments (args=, kwargs=) instead of a lambda")
+
+    def compute(self):
+        return self.fn(*self.args, **self.kwargs)
+
+    def path(self) -> Path:
+        return cache_path(self.namespace, self.params, self.seed, self.scope)
+
+    def available(self) -> bool:
+        folder = os.environ.get(RESULTS_IN)
+        published = folder and (Path(folder) / self.namespace / f"{published_name(self.params, self.seed)}.pt.gz")
+        return bool(published and published.exists()) or self.path().exists()
+
+
+def cached_many(units: list[Unit]) -> list[Any]:
+    """Each unit's result, in order, as ``cached`` gives it. Under ``--executor ray`` the units not yet
+    stored run first as Ray tasks, each result saved here as it arrives (an interrupted run keeps them);
+    then every result is read back in order, so the notebook and its published results are the local
+    executor's."""
+    units = list(units)
+    if os.environ.get(EXECUTOR_ENV) == "ray" and os.environ.get(RENDER_ONLY_ENV) != "1":
+        missing = list({unit.path(): unit for unit in units if not unit.available()}.values())
+        if missing:
+            from modularity import ray_executor
+
+            for unit, result in ray_executor.compute(missing):
+                save_checked(unit.path(), result)
+            done_before = provenance.read(os.environ.get(provenance.ENV, "")).get("run", {}).get("ray_units", 0)
+            provenance.record("run", "ray_units", done_before + len(missing))
+    return [cached(unit.namespace, unit.params, unit.seed, unit.compute, unit.scope) for unit in units]
+
+
 class SeedStore:
     """Resumable pieces of one seed's work: finished stages are kept, unfinished ones checkpointed."""
 
     def __init__(self, namespace: str, params: dict, seed: int, scope: str | None = None):
-        self.folder = data_root() / "cache" / namespace
+        self.namespace = namespace
         self.seed = seed
         self.stem = f"seed{seed}-{cache_key(params, seed, scope)}"
+
+    @property
+    def folder(self) -> Path:  # resolved where it is used: a Ray worker on another machine has its own data root
+        return data_root() / "cache" / self.namespace
 
     def checkpoint(self, stage: str) -> Path:
         return self.folder / f"{self.stem}.{stage}.ckpt"

@@ -96,6 +96,43 @@ def resolved_parameters(name: str, preset: str, overrides: dict | None = None) -
     return resolve(declared, presets[preset], overrides or {})
 
 
+@dataclass(frozen=True)
+class Executor:
+    """Where a run's missing units (``cache.cached_many``) are computed: ``local`` (in the kernel, one after
+    another) or ``ray`` (as Ray tasks: on the cluster at ``address``, else on a local instance with ``workers``
+    CPUs), each task using ``task_cpus`` threads. The published run is the same either way."""
+
+    name: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    task_cpus: int = 1
+
+    def __post_init__(self):
+        if self.name not in ("local", "ray"):
+            raise ParameterError(f"--executor must be local or ray, got {self.name!r}")
+        if self.name == "local" and (self.address or self.workers):
+            raise ParameterError("--address and --workers need --executor ray")
+        if self.address and self.workers:
+            raise ParameterError("--workers sizes a local Ray instance; a cluster at --address has its own CPUs")
+        if (self.workers is not None and self.workers < 1) or self.task_cpus < 1:
+            raise ParameterError(f"--workers and --task-cpus must be at least 1, got {self.workers} and "
+                                 f"{self.task_cpus}")
+
+    def environment(self, progress: bool = True) -> dict[str, str | None]:
+        from modularity import ray_executor as ray
+
+        on = self.name == "ray"
+        return {cache.EXECUTOR_ENV: "ray" if on else None, ray.ADDRESS_ENV: self.address if on else None,
+                ray.WORKERS_ENV: str(self.workers) if on and self.workers else None,
+                ray.TASK_CPUS_ENV: str(self.task_cpus) if on else None,
+                ray.PROGRESS_ENV: None if progress else "0"}
+
+    def describe(self, units_on_ray: int = 0) -> dict:
+        return {"name": self.name} if self.name == "local" else {
+            "name": "ray", "address": self.address or "local instance", "task_cpus": self.task_cpus,
+            "units_computed": units_on_ray}
+
+
 @dataclass
 class RunPaths:
     notebook: Path
@@ -141,12 +178,13 @@ def hardware() -> dict:
 
 
 def execute(name: str, preset: str, overrides: dict | None = None, progress: bool = True, render: bool = False,
-            destination: RunPaths | None = None) -> RunPaths:
+            destination: RunPaths | None = None, executor: Executor | None = None) -> RunPaths:
     """Execute, then publish (exact preset) or store locally (overrides); raises RunError on failure.
 
     With ``render`` the published run is re-executed from its stored per-seed results, never training, and
     keeps its record of where and when the numbers were computed; ``destination`` writes the result
     elsewhere than the published run (the book stages re-rendered chapters without touching ``book/runs``).
+    ``executor`` computes the notebook's missing units on Ray instead of in the kernel; the results are the same.
     """
     import jupytext
     import papermill
@@ -155,6 +193,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
     from modularity.data.root import data_root
 
     overrides = overrides or {}
+    executor = executor or Executor()
     source = notebook_source(name)
     params = resolved_parameters(name, preset, overrides)
     root = data_root().resolve()  # a missing or unwritable data root fails here, before anything runs
@@ -186,7 +225,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
                    "MODULARITY_DATA": str(root),  # the kernel runs in notebooks/: never relative
                    "JUPYTER_RUNTIME_DIR": str(work / "runtime"),  # kernel connection files go with the work folder
                    cache.RESULTS_IN: str(published_paths.results) if render else None,
-                   cache.RENDER_ONLY_ENV: "1" if render else None}
+                   cache.RENDER_ONLY_ENV: "1" if render else None} | executor.environment(progress)
         if progress:  # papermill logs the kernel's printed lines (per-seed progress) at INFO
             _show_papermill_log()
         started, t0 = dt.datetime.now(dt.timezone.utc), time.time()
@@ -223,6 +262,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
             "hardware": hardware(), "device": recorded.get("run", {}).get("device", "cpu"),
             "data": data,
             "started_at": started.isoformat(timespec="seconds"), "wall_time_s": round(wall, 1),
+            "executor": executor.describe(recorded.get("run", {}).get("ray_units", 0)),
             "identity": {
                 "results": {"code": identity.get("results_code", {}), "parameters": params,
                             "data": {k: v.get("checksums") for k, v in data.items()}, "torch": torch.__version__},
@@ -235,6 +275,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         if render:  # the numbers were computed by the earlier run: keep its record, note the re-render
             for key in ("git", "hardware", "device", "started_at", "wall_time_s", "python", "torch_version"):
                 manifest[key] = previous[key]
+            manifest["executor"] = previous.get("executor", {"name": "local"})
             manifest["identity"]["results"] = previous["identity"]["results"]
             if "certified" in previous["identity"]:
                 manifest["identity"]["certified"] = previous["identity"]["certified"]
@@ -503,8 +544,8 @@ def best_fresh_preset(name: str) -> str | None:
     return next((p for p in BOOK_PREFERENCE if p in presets and status(name, p)[0] in ("fresh", "render")), None)
 
 
-def main_run(name: str, preset: str, overrides: dict, render: bool = False) -> int:
-    paths = execute(name, preset, overrides, render=render)
+def main_run(name: str, preset: str, overrides: dict, render: bool = False, executor: Executor | None = None) -> int:
+    paths = execute(name, preset, overrides, render=render, executor=executor)
     where = "published" if paths.published else "stored locally (smoke and overridden runs are never published)"
     print(f"{name} @ {preset}: {where} → {shown(paths.notebook)}", file=sys.stderr)
     return 0

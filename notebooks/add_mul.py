@@ -79,19 +79,20 @@ settings = {
 unknown = set(models) - set(settings)
 assert not unknown, f"unknown model(s) {unknown}; choose from {list(settings)}"
 
-results = {}
+units = {}
 for model_name in models:
     params = dict(asdict(settings[model_name]), device=torch_device.type)
-    results[model_name] = []
     for seed in range(seeds):
         base_store, store = stages.stores("add_mul", settings[model_name], torch_device.type, seed)
-        result = cache.cached(f"add_mul/{model_name}", params, seed,
-                              lambda: addmul.run_seed(settings[model_name], seed, torch_device, store,
-                                                      base_store=base_store), scope=addmul.__name__)
-        results[model_name].append(result)
-        acc = result["acc"]
-        print(f"{model_name} seed {seed}: unmasked add/mul {result['unmasked_acc']['add']:.3f}/"
-              f"{result['unmasked_acc']['mul']:.3f}, control mask {acc['full']['add']:.3f}/{acc['full']['mul']:.3f}")
+        units[model_name, seed] = cache.Unit(f"add_mul/{model_name}", params, seed, addmul.run_seed,
+                                             (settings[model_name], seed, torch_device, store),
+                                             dict(base_store=base_store), scope=addmul.__name__)
+computed = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+results = {model_name: [computed[model_name, seed] for seed in range(seeds)] for model_name in models}
+for (model_name, seed), result in computed.items():
+    acc = result["acc"]
+    print(f"{model_name} seed {seed}: unmasked add/mul {result['unmasked_acc']['add']:.3f}/"
+          f"{result['unmasked_acc']['mul']:.3f}, control mask {acc['full']['add']:.3f}/{acc['full']['mul']:.3f}")
 
 # %% [markdown]
 # ## Accuracy with each mask and its inverse

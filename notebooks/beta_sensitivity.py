@@ -77,20 +77,21 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
 # any other notebook that trains the same network at the same base settings).
 
 # %%
-results = {}
+units = {}
 for spec in networks:
     for seed in range(seeds):
         for b in betas:
             settings = addmul.Settings("fnn", hidden_of[spec], base_steps, mask_steps, batch_size, lr, mask_lr, b,
                                        n_mask_samples)
             base_store, store = stages.stores("add_mul", settings, torch_device.type, seed)
-            result = cache.cached("beta_sensitivity", dict(asdict(settings), device=torch_device.type), seed,
-                                  lambda: addmul.run_seed(settings, seed, torch_device, store, base_store=base_store),
-                                  scope=addmul.__name__)
-            results[spec, seed, b] = result
-            print(f"{spec} seed {seed} β {b:g}: control mask {result['control_acc']:.3f}, "
-                  f"shared {result['shared_frac_add_in_mul']:.3f}, control keeps "
-                  f"{result['masks']['control'].density():.1%} of the weights")
+            units[spec, seed, b] = cache.Unit("beta_sensitivity", dict(asdict(settings), device=torch_device.type),
+                                              seed, addmul.run_seed, (settings, seed, torch_device, store),
+                                              dict(base_store=base_store), scope=addmul.__name__)
+results = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+for (spec, seed, b), result in results.items():
+    print(f"{spec} seed {seed} β {b:g}: control mask {result['control_acc']:.3f}, "
+          f"shared {result['shared_frac_add_in_mul']:.3f}, control keeps "
+          f"{result['masks']['control'].density():.1%} of the weights")
 
 # %%
 def sharing(r):

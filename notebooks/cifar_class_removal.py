@@ -78,13 +78,14 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}; pixels: 
 # Base networks and finished mask stages are cached in the data root.
 
 # %%
-results = []
+units = []
 for seed in range(seeds):
     base_store, store = stages.stores("cifar", settings, torch_device.type, seed)
-    result = cache.cached("cifar_class_removal", dict(asdict(settings), classes=classes, device=torch_device.type),
-                          seed, lambda: cifar.run_class_removal(settings, seed, data, classes, base_store, store),
-                          scope=cifar.__name__)
-    results.append(result)
+    units.append(cache.Unit("cifar_class_removal", dict(asdict(settings), classes=classes, device=torch_device.type),
+                            seed, cifar.run_class_removal, (settings, seed, data, classes, base_store, store),
+                            scope=cifar.__name__))
+results = cache.cached_many(units)  # in order, or on Ray with --executor ray
+for seed, result in enumerate(results):
     print(f"seed {seed}: unmasked accuracy {np.diag(result['unmasked_confusion']).mean():.3f}, control mask "
           f"{np.diag(result['control_confusion']).mean():.3f} keeping {result['control_density']:.1%} of the weights")
 

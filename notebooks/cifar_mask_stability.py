@@ -73,14 +73,14 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}; pixels: 
 # class-removal chapter's `cnn_nodropout` variant when the settings match.
 
 # %%
-results = []
+units = []
 for seed in range(seeds):
     base_store, store = stages.stores("cifar", settings, torch_device.type, seed)
     params = dict(asdict(settings), n_pairs=n_pairs, copy_first_output=copy_first_output, device=torch_device.type)
-    result = cache.cached("cifar_mask_stability", params, seed,
-                          lambda: cifar.run_stability(settings, seed, data, n_pairs, copy_first_output, base_store, store),
-                          scope=cifar.__name__)
-    results.append(result)
+    units.append(cache.Unit("cifar_mask_stability", params, seed, cifar.run_stability,
+                            (settings, seed, data, n_pairs, copy_first_output, base_store, store), scope=cifar.__name__))
+results = cache.cached_many(units)  # in order, or on Ray with --executor ray
+for seed, result in enumerate(results):
     for p in result["pairs"]:
         a, b = (CIFAR10_CLASSES[c] for c in p["pair"])
         print(f"seed {seed} {a}/{b}: IoU {p['iou']:.3f} (without output layer {p['iou_without_output']:.3f}); "

@@ -101,18 +101,19 @@ for module in modules:
 # Networks and masks are cached in the data root.
 
 # %%
-results = {}
+units = {}
 for module in modules:
     settings = settings_for(module)
     params = dict(asdict(settings), device=torch_device.type)
     for seed in range(seeds):
         base_store, store = stages.stores("dm_math", settings, torch_device.type, seed)
-        results[module, seed] = cache.cached(f"dm_math/{module}", params, seed,
-                                             lambda: dm_math.run_seed(settings, seed, data[module], base_store, store),
-                                             scope=dm_math.__name__)
-        a = results[module, seed]["accuracy"]["test_hard"]
-        print(f"{module} seed {seed}: hard problems — unmasked {a['unmasked']:.3f}, control {a['control']:.3f}, "
-              f"easy-only mask {a['easy_mask']:.3f}")
+        units[module, seed] = cache.Unit(f"dm_math/{module}", params, seed, dm_math.run_seed,
+                                         (settings, seed, data[module], base_store, store), scope=dm_math.__name__)
+results = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+for (module, seed), result in results.items():
+    a = result["accuracy"]["test_hard"]
+    print(f"{module} seed {seed}: hard problems — unmasked {a['unmasked']:.3f}, control {a['control']:.3f}, "
+          f"easy-only mask {a['easy_mask']:.3f}")
 
 # %% [markdown]
 # ## Accuracy on held-out hard problems: unmasked, control mask, easy-only mask

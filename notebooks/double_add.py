@@ -84,22 +84,23 @@ def settings_for(model_name):
                               n_mask_samples)
 
 
-results = {}
+units = {}
 for model_name in models:
     settings = settings_for(model_name)
-    results[model_name] = []
     for seed in range(seeds):
         # the copy-weight control masks a copy of the plain FNN's base network (same seed)
         base_store, store = stages.stores("double_add", settings, torch_device.type, seed,
                                           **({"model": "fnn"} if model_name == "fnn_copyweight" else {}))
-        result = cache.cached(f"double_add/{model_name}", dict(asdict(settings), device=torch_device.type), seed,
-                              lambda: doubleadd.run_seed(settings, seed, torch_device, store, base_store=base_store),
-                              scope=doubleadd.__name__)
-        results[model_name].append(result)
-        acc = result["acc"]
-        print(f"{model_name} seed {seed}: unmasked pair 1/2 {result['unmasked_acc']['pair1']:.3f}/"
-              f"{result['unmasked_acc']['pair2']:.3f}, control mask {acc['full']['pair1']:.3f}/"
-              f"{acc['full']['pair2']:.3f}, IoU(pair 1, pair 2) {result['iou_pair1_pair2']:.3f}")
+        units[model_name, seed] = cache.Unit(f"double_add/{model_name}", dict(asdict(settings), device=torch_device.type),
+                                             seed, doubleadd.run_seed, (settings, seed, torch_device, store),
+                                             dict(base_store=base_store), scope=doubleadd.__name__)
+computed = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+results = {model_name: [computed[model_name, seed] for seed in range(seeds)] for model_name in models}
+for (model_name, seed), result in computed.items():
+    acc = result["acc"]
+    print(f"{model_name} seed {seed}: unmasked pair 1/2 {result['unmasked_acc']['pair1']:.3f}/"
+          f"{result['unmasked_acc']['pair2']:.3f}, control mask {acc['full']['pair1']:.3f}/"
+          f"{acc['full']['pair2']:.3f}, IoU(pair 1, pair 2) {result['iou_pair1_pair2']:.3f}")
 
 # %% [markdown]
 # ## Per-pair accuracy with each mask and its inverse

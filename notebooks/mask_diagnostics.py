@@ -92,18 +92,19 @@ def experiment_for(model_name):
     return diagnostics.experiment_for(model_name, hidden, SETTINGS, BETAS)
 
 
-results = {}
+units = {}
 for model_name in models:
     params = dict(asdict(experiment_for(model_name)[2]), device=torch_device.type, bins=histogram_bins)
-    results[model_name] = []
     for seed in range(seeds):
-        result = cache.cached(f"mask_diagnostics/{model_name}", params, seed,
-                              lambda: diagnostics.diagnose(model_name, seed, *experiment_for(model_name), torch_device,
-                                                           histogram_bins), scope=diagnostics.__name__)
-        results[model_name].append(result)
-        h = result["half_mask"]
-        print(f"{model_name} seed {seed}: control mask {h['reference']:.3f}; drop early {h['drop_early']:.3f}, late "
-              f"{h['drop_late']:.3f}; undecided logits {result['frac_undecided']:.2%}")
+        units[model_name, seed] = cache.Unit(f"mask_diagnostics/{model_name}", params, seed, diagnostics.diagnose,
+                                             (model_name, seed, *experiment_for(model_name), torch_device,
+                                              histogram_bins), scope=diagnostics.__name__)
+computed = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+results = {model_name: [computed[model_name, seed] for seed in range(seeds)] for model_name in models}
+for (model_name, seed), result in computed.items():
+    h = result["half_mask"]
+    print(f"{model_name} seed {seed}: control mask {h['reference']:.3f}; drop early {h['drop_early']:.3f}, late "
+          f"{h['drop_late']:.3f}; undecided logits {result['frac_undecided']:.2%}")
 
 # %% [markdown]
 # ## Are the masks binary? Histograms of σ(logit) of the control masks

@@ -79,19 +79,20 @@ def init_label(value):
 # Every finished task is cached in the data root; an interrupted run resumes at the task where it stopped.
 
 # %%
-results = {}
+units = {}
 for new_init in mask_new_inits:
     settings = transfer.Settings(hidden, n_tasks, steps_per_task, batch_size, lr, beta, n_mask_samples,
                                  mask_new_init=new_init)
     params = dict(asdict(settings), device=torch_device.type)
     for seed in range(seeds):
         store = cache.SeedStore("permuted_mnist_transfer", params, seed)
-        results[new_init, seed] = cache.cached("permuted_mnist_transfer/result", params, seed,
-                                               lambda: transfer.run_seed(settings, seed, data, store),
-                                               scope=transfer.__name__)
-        accs = [t["valid_acc"] for t in results[new_init, seed]["tasks"]]
-        print(f"mask_new_init {new_init:g} seed {seed}: hold-out accuracy per task "
-              + " ".join(f"{a:.3f}" for a in accs))
+        units[new_init, seed] = cache.Unit("permuted_mnist_transfer/result", params, seed, transfer.run_seed,
+                                           (settings, seed, data, store), scope=transfer.__name__)
+results = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+for (new_init, seed), result in results.items():
+    accs = [t["valid_acc"] for t in result["tasks"]]
+    print(f"mask_new_init {new_init:g} seed {seed}: hold-out accuracy per task "
+          + " ".join(f"{a:.3f}" for a in accs))
 
 # %% [markdown]
 # ## Each task is learned

@@ -92,25 +92,26 @@ def settings_for(model_name):
 # Networks and masks are cached in the data root, so an interrupted run resumes where it stopped.
 
 # %%
-results, baseline = {}, {}
+units, baseline_units = {}, {}
 for model_name in models:
     settings = settings_for(model_name)
     params = dict(asdict(settings), device=torch_device.type, test_subset=test_subset, test_sample="random 1234")
     for seed in range(seeds):
         base_store, store = stages.stores("scan", settings, torch_device.type, seed)
-        results[model_name, seed] = cache.cached(f"scan/{model_name}", params, seed,
-                                                 lambda: scan.run_seed(settings, seed, data, base_store, store),
-                                                 scope=scan.__name__)
-        r = results[model_name, seed]
-        print(f"{model_name} seed {seed}: simple test {r['unmasked']['simple']:.3f} unmasked, "
-              + ", ".join(f"{s} test {r['full_mask'][s]:.3f} → {r['split_mask'][s]:.3f}" for s in scan.SPLITS))
-        if baselines:
-            for split in scan.SPLITS:
-                baseline[model_name, seed, split] = cache.cached(
-                    f"scan/{model_name}/trained_on_{split}", params, seed,
-                    lambda: scan.run_baseline(settings, seed, data, split, base_store), scope=scan.__name__)
-            print(f"{model_name} seed {seed}: trained directly on a split: "
-                  + ", ".join(f"{s} {baseline[model_name, seed, s]:.3f}" for s in scan.SPLITS))
+        units[model_name, seed] = cache.Unit(f"scan/{model_name}", params, seed, scan.run_seed,
+                                             (settings, seed, data, base_store, store), scope=scan.__name__)
+        for split in scan.SPLITS if baselines else []:
+            baseline_units[model_name, seed, split] = cache.Unit(
+                f"scan/{model_name}/trained_on_{split}", params, seed, scan.run_baseline,
+                (settings, seed, data, split, base_store), scope=scan.__name__)
+computed = cache.cached_many([*units.values(), *baseline_units.values()])  # in order, or on Ray with --executor ray
+results, baseline = dict(zip(units, computed)), dict(zip(baseline_units, computed[len(units):]))
+for (model_name, seed), r in results.items():
+    print(f"{model_name} seed {seed}: simple test {r['unmasked']['simple']:.3f} unmasked, "
+          + ", ".join(f"{s} test {r['full_mask'][s]:.3f} → {r['split_mask'][s]:.3f}" for s in scan.SPLITS))
+    if baselines:
+        print(f"{model_name} seed {seed}: trained directly on a split: "
+              + ", ".join(f"{s} {baseline[model_name, seed, s]:.3f}" for s in scan.SPLITS))
 
 # %% [markdown]
 # ## Fig. 4a: test accuracy on each split with the full-problem mask and with the split's own mask

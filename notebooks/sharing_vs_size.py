@@ -78,20 +78,21 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
 # that trains the same network at the same base settings.
 
 # %%
-results = {}
+units = {}
 for spec in networks:
     settings = addmul.Settings("fnn", hidden_of[spec], base_steps, mask_steps, batch_size, lr, mask_lr, beta,
                                n_mask_samples)
-    results[spec] = []
     for seed in range(seeds):
         base_store, store = stages.stores("add_mul", settings, torch_device.type, seed)
-        result = cache.cached("sharing_vs_size", dict(asdict(settings), device=torch_device.type), seed,
-                              lambda: addmul.run_seed(settings, seed, torch_device, store, base_store=base_store),
-                              scope=addmul.__name__)
-        results[spec].append(result)
-        print(f"{spec} seed {seed}: unmasked add/mul {result['unmasked_acc']['add']:.3f}/"
-              f"{result['unmasked_acc']['mul']:.3f}, control mask {result['control_acc']:.3f}, "
-              f"shared {result['shared_frac_add_in_mul']:.3f}")
+        units[spec, seed] = cache.Unit("sharing_vs_size", dict(asdict(settings), device=torch_device.type), seed,
+                                       addmul.run_seed, (settings, seed, torch_device, store),
+                                       dict(base_store=base_store), scope=addmul.__name__)
+computed = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+results = {spec: [computed[spec, seed] for seed in range(seeds)] for spec in networks}
+for (spec, seed), result in computed.items():
+    print(f"{spec} seed {seed}: unmasked add/mul {result['unmasked_acc']['add']:.3f}/"
+          f"{result['unmasked_acc']['mul']:.3f}, control mask {result['control_acc']:.3f}, "
+          f"shared {result['shared_frac_add_in_mul']:.3f}")
 
 # %% [markdown]
 # ## Shared fraction per network
