@@ -40,7 +40,7 @@ IN_CHECKOUT = (REPO / "notebooks" / "presets.yaml").is_file() and (REPO / "book"
 NOTEBOOKS = Path(os.environ.get("MODULARITY_NOTEBOOKS")  # certify points it elsewhere
                  or (REPO / "notebooks" if IN_CHECKOUT else PACKAGE / "notebooks")).resolve()
 PRESETS_FILE = NOTEBOOKS / "presets.yaml"
-RUNS = REPO / "book" / "runs"
+RUNS = Path(os.environ.get("MODULARITY_RUNS") or REPO / "book" / "runs")  # the runner passes its own to the kernel
 LOCAL_RUNS = (REPO if IN_CHECKOUT else Path.cwd()).resolve() / "runs_local"
 TEST_PRESET = "smoke"  # exercises every code path for the tests; never published, never in the book
 REQUIRED_PRESETS = (TEST_PRESET, "cpu")
@@ -223,6 +223,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         jupytext.write(notebook, source_nb)
         run_env = {provenance.ENV: str(prov), "MODULARITY_PROGRESS": "0", cache.RESULTS_OUT: str(results_out),
                    "MODULARITY_DATA": str(root),  # the kernel runs in notebooks/: never relative
+                   "MODULARITY_RUNS": str(RUNS.resolve()),  # published runs a chapter shows beside its own
                    "JUPYTER_RUNTIME_DIR": str(work / "runtime"),  # kernel connection files go with the work folder
                    cache.RESULTS_IN: str(published_paths.results) if render else None,
                    cache.RENDER_ONLY_ENV: "1" if render else None} | executor.environment(progress)
@@ -267,7 +268,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
                 "results": {"code": identity.get("results_code", {}), "parameters": params,
                             "data": {k: v.get("checksums") for k, v in data.items()}, "torch": torch.__version__},
                 "render": {"notebook": sha256_text(source), "code": identity.get("render_code", {})},
-                "results_files": results_files,
+                "results_files": results_files, "reads_runs": identity.get("reads_runs", {}),
                 "renderable": bool(results_files) and not identity.get("trains_outside_cache", False),
             },
             "metrics": glued_values(executed),
@@ -422,6 +423,18 @@ def read_manifest(name: str, preset: str) -> dict | None:
                              f"`git checkout -- {shown(path)}` or rerun the notebook") from None
 
 
+def published_beside(name: str, preset: str) -> dict | None:
+    """Another published run's ``{"parameters", "metrics"}`` for a chapter to show beside its own numbers (a
+    larger preset beside the ``cpu`` one), or None when it has none. The reading is recorded: when that run is
+    republished, this one is marked for re-rendering."""
+    manifest = read_manifest(name, preset)
+    if manifest is None:
+        return None
+    read = provenance.read(os.environ.get(provenance.ENV, "")).get("identity", {}).get("reads_runs", {})
+    provenance.record("identity", "reads_runs", read | {f"{name}@{preset}": manifest["notebook_sha256"]})
+    return {"parameters": manifest["parameters"], "metrics": manifest["metrics"]}
+
+
 def staleness(name: str, preset: str) -> str | None:
     """None when the published run is fresh, else why not (``render``: why it needs re-rendering)."""
     state, reason = status(name, preset)
@@ -474,6 +487,10 @@ def status(name: str, preset: str) -> tuple[str, str]:
     if identity["render"]["notebook"] != sha256_text(notebook_source(name)):
         presentation.append("notebook")
     presentation += [f for f in _changed_files(identity["render"]["code"]) if f not in cache.PIPELINE]
+    for run, sha in identity.get("reads_runs", {}).items():  # numbers shown beside from another published run
+        other = read_manifest(*run.split("@"))
+        if other is None or other.get("notebook_sha256") != sha:
+            presentation.append(f"{run} republished")
     if not presentation:
         return "fresh", ""
     if not identity.get("renderable"):

@@ -50,6 +50,27 @@ MAJORITY = 0.5  # "most networks": a share of at least one half
 CLAIM_STATUSES = ("reproduced", "partly reproduced", "not reproduced", "not measurable")
 
 
+BINARY_UNDECIDED = 0.01  # masks are effectively binary when at most 1% of every model's logits are undecided
+
+
+def masks_binary(max_frac_undecided: float) -> bool:
+    """The paper's claim that trained masks are (nearly) binary, judged on the worst model's share of undecided
+    logits (0.05 < σ(logit) < 0.95)."""
+    return max_frac_undecided <= BINARY_UNDECIDED
+
+
+def masks_binary_beside(undecided: dict[str, float], undecided_before: dict[str, float], steps: int,
+                        steps_before: int) -> str:
+    """The binary-mask claim at two step counts, judged by ``masks_binary`` on each run's worst model (shares
+    of undecided logits per model; the models both runs trained are compared)."""
+    changes = ", ".join(f"{m} {undecided_before[m]:.0%} → {undecided[m]:.0%}"
+                        for m in undecided if m in undecided_before)
+    now, before = masks_binary(max(undecided.values())), masks_binary(max(undecided_before.values()))
+    return (f"From {steps_before:,} to {steps:,} mask steps the share of undecided logits went {changes}: the masks "
+            f"are {'' if now else 'not '}effectively binary at {steps:,} steps and were {'' if before else 'not '}at "
+            f"{steps_before:,}.")
+
+
 def retention(accuracy: float, reference: float, chance: float = 0.0) -> float:
     """Share of ``reference``'s accuracy above ``chance`` that ``accuracy`` keeps (1 = all, 0 = chance)."""
     if reference <= chance:

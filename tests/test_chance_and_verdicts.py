@@ -148,3 +148,23 @@ def test_any_test_by_chance_by_hand():
     assert chance.any_test_by_chance(0.3, 0) == 0
     with pytest.raises(ValueError, match="level"):
         chance.any_test_by_chance(1.5, 2)
+
+
+def test_masks_are_binary_up_to_one_percent_undecided():
+    assert verdicts.masks_binary(0.0) and verdicts.masks_binary(0.01)
+    assert not verdicts.masks_binary(0.0101) and not verdicts.masks_binary(0.5)
+
+
+def test_runs_beside_each_other_show_a_dash_where_a_run_lacks_a_metric():
+    from modularity import tables
+
+    frame = tables.beside({"long": {"a": 0.25, "b": 3}, "cpu": {"a": 0.5}}, {"share": "a", "count": "b"}).data
+    assert frame.to_dict("list") == {"": ["share", "count"], "long": ["0.25", "3"], "cpu": ["0.5", "—"]}
+
+
+def test_the_binary_claim_beside_a_shorter_run_compares_shared_models_by_one_rule():
+    text = verdicts.masks_binary_beside({"fnn": 0.01, "lstm": 0.005}, {"fnn": 0.3, "cnn": 0.7}, 20000, 3000)
+    assert text == ("From 3,000 to 20,000 mask steps the share of undecided logits went fnn 30% → 1%: the masks are "
+                    "effectively binary at 20,000 steps and were not at 3,000.")
+    text = verdicts.masks_binary_beside({"a": 0.0101}, {"a": 0.0}, 20000, 3000)
+    assert "are not effectively binary at 20,000 steps and were at 3,000" in text

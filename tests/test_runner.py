@@ -135,3 +135,29 @@ def test_every_real_notebook_has_required_presets_with_declared_parameters():
             assert required in presets, f"{name} lacks preset {required}"
         for preset in presets:
             runner.resolved_parameters(name, preset)  # raises on unknown keys or wrong types
+
+
+BESIDE = '''# %% tags=["parameters"]
+n: int = 3  # a count
+
+# %%
+from modularity import runner
+from modularity.glue import glue
+
+cpu = runner.published_beside("beside", "cpu") if n > 2 else None
+glue("n_here", n)
+glue("n_at_cpu", cpu["metrics"]["n_here"] if cpu else -1)
+'''
+
+
+def test_a_run_showing_another_run_beside_it_is_marked_when_that_one_is_republished(notebook_project, capsys):
+    project = notebook_project({"beside": BESIDE}, "beside:\n  smoke: {n: 1}\n  cpu: {n: 2}\n  long: {n: 5}\n")
+    assert cli(capsys, "run", "beside", "--preset", "cpu")[0] == 0
+    assert cli(capsys, "run", "beside", "--preset", "long")[0] == 0
+    long = json.loads((project / "book" / "runs" / "beside" / "long.json").read_text())
+    assert long["metrics"] == {"n_here": 5, "n_at_cpu": 2}
+    assert list(long["identity"]["reads_runs"]) == ["beside@cpu"]
+    assert "republished" not in runner.status("beside", "long")[1]
+    (project / "notebooks" / "presets.yaml").write_text("beside:\n  smoke: {n: 1}\n  cpu: {n: 1}\n  long: {n: 5}\n")
+    assert cli(capsys, "run", "beside", "--preset", "cpu")[0] == 0
+    assert "beside@cpu republished" in runner.status("beside", "long")[1]
