@@ -7,7 +7,7 @@ from typing import Mapping
 
 import pandas as pd
 
-__all__ = ["beside", "format_number", "metrics_table"]
+__all__ = ["format_number", "metrics_table"]
 
 
 def format_number(value) -> str:
@@ -34,11 +34,3 @@ def metrics_table(metrics: Mapping[str, object]):
     """All of a run's glued numbers as one table (a pandas Styler, so no row is cut)."""
     frame = pd.DataFrame({"metric": list(metrics), "value": [format_number(v) for v in metrics.values()]})
     return frame.style.hide(axis="index").set_properties(subset=["value"], **{"text-align": "right"})
-
-
-def beside(runs: Mapping[str, Mapping[str, object]], rows: Mapping[str, str]):
-    """Runs side by side: one row per ``label → metric key``, one column per ``run title → its metrics``
-    (a dash where a run lacks the metric)."""
-    frame = pd.DataFrame({"": list(rows)} | {title: [format_number(metrics[key]) if key in metrics else "—"
-                                                     for key in rows.values()] for title, metrics in runs.items()})
-    return frame.style.hide(axis="index").set_properties(subset=list(runs), **{"text-align": "right"})

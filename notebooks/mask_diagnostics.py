@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modularity import cache, plots, provenance, runner, stats, tables, verdicts
+from modularity import cache, comparison, plots, provenance, runner, stats, tables, verdicts
 from modularity.data import arithmetic, pair_arithmetic
 from modularity.experiments import diagnostics
 from modularity.glue import glue
@@ -236,7 +236,7 @@ if mask_steps > cpu_steps:
     quantities = {"control_acc": "control-mask accuracy", "frac_undecided": "share of logits undecided",
                   "frac_near_init": "share still near the initial logit", "halfmask_drop_early": "drop, early half only",
                   "halfmask_drop_late": "drop, late half only"}
-    display(tables.beside({f"this run ({mask_steps:,} mask steps)": metrics,
+    display(comparison.beside({f"this run ({mask_steps:,} mask steps)": metrics,
                            f"cpu ({cpu_steps:,} mask steps)": cpu_run["metrics"]},
                           {f"{m}: {label}": f"{m}_{key}" for m in models for key, label in quantities.items()}))
     undecided_at_cpu = {k.removesuffix("_frac_undecided"): v for k, v in cpu_run["metrics"].items()

@@ -156,9 +156,9 @@ def test_masks_are_binary_up_to_one_percent_undecided():
 
 
 def test_runs_beside_each_other_show_a_dash_where_a_run_lacks_a_metric():
-    from modularity import tables
+    from modularity import comparison
 
-    frame = tables.beside({"long": {"a": 0.25, "b": 3}, "cpu": {"a": 0.5}}, {"share": "a", "count": "b"}).data
+    frame = comparison.beside({"long": {"a": 0.25, "b": 3}, "cpu": {"a": 0.5}}, {"share": "a", "count": "b"}).data
     assert frame.to_dict("list") == {"": ["share", "count"], "long": ["0.25", "3"], "cpu": ["0.5", "—"]}
 
 
