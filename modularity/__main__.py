@@ -49,8 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--no-rerun", action="store_true", help="build from the published runs as they are")
 
     bench = sub.add_parser("bench", help="masks: steps/s of base and mask training against a reference "
-                           "transcription; clustering: shuffle-null clusterings/s against scikit-learn")
-    bench.add_argument("suite", nargs="?", default="masks", choices=["masks", "clustering"])
+                           "transcription; stages: batched mask stages against one at a time; clustering: "
+                           "shuffle-null clusterings/s against scikit-learn")
+    bench.add_argument("suite", nargs="?", default="masks", choices=["masks", "stages", "clustering"],
+                       help="masks (default); stages: mask stages batched against one at a time; clustering")
     bench.add_argument("--threads", type=int, default=2)
     bench.add_argument("--graphs", type=int, default=16, help="clustering: shuffled graphs per network")
     bench.add_argument("--quick", action="store_true", help="fewer steps (a rough check, not a measurement)")
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench":
             from modularity import bench
 
-            return bench.main(args.threads, args.quick, args.output)
+            return bench.main(args.threads, args.quick, args.output, args.suite)
         if args.command == "data":
             from modularity.data import root
 

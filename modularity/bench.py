@@ -27,7 +27,7 @@ EPS = 1e-10
 class Case:
     name: str  # e.g. "fnn_2000x4"
     hidden: tuple[int, ...]
-    mode: str  # "base", "mask", "mask_reference"
+    mode: str  # "base", "mask", "mask_reference", "stages_alone", "stages_together"
     steps: int
     warmup: int
 
@@ -107,7 +107,8 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
     dev = torch.device(device)
     model = MLP(ar.INPUT_SIZE, list(case.hidden), 20).to(dev)
     train = ar.train_set().to(dev)
-    draw = BatchIndices(len(train), 128, 0, device=dev)
+    n_stages = STAGES if case.mode == "stages_together" else 1
+    draw = BatchIndices(len(train), 128 * n_stages, 0, device=dev)
     if case.mode == "base":
         tensors = list(model.parameters())
 
@@ -117,13 +118,15 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
     else:
         masking.frozen_weights(model)
         model.eval()
-        logits = masking.MaskLogits.for_model(model, masking.masked_parameter_names(model))
+        names = masking.masked_parameter_names(model)
+        logits = (masking.StagedMaskLogits.for_model(model, names, n_stages) if n_stages > 1
+                  else masking.MaskLogits.for_model(model, names))
         tensors = list(logits.logits)
 
         def loss_at(step):
             x, y = train.encode(draw(step))
-            if case.mode == "mask":
-                task = ar.digit_loss(masking.forward_with_samples(model, logits, x, 4), y)
+            if case.mode != "mask_reference":  # each stage's mean loss: the stages' gradients stay their own
+                task = n_stages * ar.digit_loss(masking.forward_with_samples(model, logits, x, 4), y)
             else:
                 task = _reference_masked_loss(model, dict(logits.items()), x, y, 4, ar.digit_loss)
             return task + (1e-4 / 128) * logits.penalty()
@@ -132,11 +135,13 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
     reference = case.mode == "mask_reference"
     optimizer = torch.optim.Adam(tensors, lr=1e-3, fused=not reference, foreach=False if reference else None)
 
+    clip = masking.clip_per_stage(1.0) if n_stages > 1 else lambda ts: torch.nn.utils.clip_grad_norm_(ts, 1.0)
+
     def step(i):
         optimizer.zero_grad(set_to_none=True)
         loss = loss_at(i)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(tensors, 1.0)
+        clip(tensors)
         optimizer.step()
 
     for i in range(case.warmup):
@@ -153,7 +158,8 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
     peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     queue.put({"case": case.name, "mode": case.mode, "device": device, "steps": case.steps,
-               "seconds": seconds, "steps_per_s": case.steps / seconds, "peak_memory_mb": peak / 2**20})
+               "seconds": seconds, "steps_per_s": case.steps / seconds,
+               "stage_steps_per_s": n_stages * case.steps / seconds, "peak_memory_mb": peak / 2**20})
 
 
 def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True) -> dict:
@@ -189,12 +195,19 @@ STEPS = {"fnn_32x2": {"base": (1000, 50), "mask": (600, 50), "mask_reference": (
          "fnn_2000x4": {"base": (30, 3), "mask": (12, 3), "mask_reference": (4, 1)}}
 
 
-def cases(models: list[str], scale: float = 1.0) -> list[Case]:
+STAGES = 3  # control, add, mul: the stages of the add/mul experiment
+# the stages suite: one stage at a time against all three in one batched pass (``StagedMaskLogits``)
+STAGE_STEPS = {"fnn_32x2": {"stages_alone": (600, 50), "stages_together": (200, 20)},
+               "fnn_400_400_200": {"stages_alone": (150, 15), "stages_together": (50, 5)}}
+
+
+def cases(models: list[str], scale: float = 1.0, steps: dict | None = None) -> list[Case]:
     unknown = set(models) - set(MODELS)
     if unknown:
         raise ValueError(f"unknown benchmark model(s) {sorted(unknown)}; known: {sorted(MODELS)}")
-    return [Case(name, MODELS[name], mode, max(2, int(steps * scale)), max(1, int(warmup * min(1.0, scale * 4))))
-            for name in models for mode, (steps, warmup) in STEPS[name].items()]
+    steps = steps or STEPS
+    return [Case(name, MODELS[name], mode, max(2, int(n * scale)), max(1, int(warmup * min(1.0, scale * 4))))
+            for name in models for mode, (n, warmup) in steps[name].items()]
 
 
 def benchmark(threads: int = 2, scale: float = 1.0, models: list[str] | None = None,
@@ -217,6 +230,26 @@ def benchmark(threads: int = 2, scale: float = 1.0, models: list[str] | None = N
     return {"environment": env, "results": results, "mask_speedup_over_reference": ratios}
 
 
+def benchmark_stages(threads: int = 2, scale: float = 1.0, devices: list[str] | None = None,
+                     progress=print) -> dict:
+    """Mask stages trained one at a time against all of them in one batched pass, in stage-steps per second
+    (one stage's step on one batch of 128): the speed-up is together / alone, timed in the same run."""
+    devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    results, speedups = [], {}
+    for device in devices:
+        rate = {}
+        for case in cases(list(STAGE_STEPS), scale, STAGE_STEPS):
+            result = run_case(case, threads, device)
+            progress(f"{device:<5} {case.name:<16} {case.mode:<16} {result['stage_steps_per_s']:8.2f} stage-steps/s "
+                     f"(peak {result['peak_memory_mb']:.0f} MB)")
+            results.append(result)
+            rate[case.name, case.mode] = result["stage_steps_per_s"]
+        for name in STAGE_STEPS:
+            speedups[f"{device}_{name}"] = rate[name, "stages_together"] / rate[name, "stages_alone"]
+    return {"environment": environment(threads), "stages": STAGES, "results": results,
+            "batched_stages_speedup": speedups}
+
+
 def against_loop(speedup: float) -> str:
     """The verdict on a small model: is vmapped mask training at least as fast as a per-chunk loop?"""
     return "no slower than the loop" if speedup >= 1.0 else "slower than the loop"
@@ -234,9 +267,14 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(threads: int, quick: bool, output: str | None) -> int:
-    report = benchmark(threads=threads, scale=0.2 if quick else 1.0)
-    print(format_table(report))
+def main(threads: int, quick: bool, output: str | None, suite: str = "masks") -> int:
+    if suite == "stages":
+        report = benchmark_stages(threads=threads, scale=0.2 if quick else 1.0)
+        for key, ratio in report["batched_stages_speedup"].items():
+            print(f"{report['stages']} mask stages in one batched pass against one at a time, {key}: {ratio:.2f}×")
+    else:
+        report = benchmark(threads=threads, scale=0.2 if quick else 1.0)
+        print(format_table(report))
     if output:
         with open(output, "w") as handle:
             json.dump(report, handle, indent=1)

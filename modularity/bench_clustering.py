@@ -3,7 +3,8 @@
 assign_labels="kmeans", n_init=25) on the same shuffled graphs, timed in the same run.
 
 Graphs are shuffles (``layer``) of a 784-256×4-10 MLP with Glorot-uniform weights, dense and 90%
-magnitude-pruned per layer, i.e. the graphs the clusterability chapter clusters by the hundred.
+magnitude-pruned per layer, i.e. the graphs the clusterability chapter clusters by the hundred, and of the
+channel graph of a freshly initialised CIFAR-10 VGG (P1b's, 4,224 channels: the largest graph of the papers).
 """
 
 from __future__ import annotations
@@ -51,14 +52,23 @@ def _ours(chunks, k: int) -> tuple[float, list[float]]:
     return time.perf_counter() - start, ncuts
 
 
+def vgg_channel_graph(seed: int = 0) -> clustering.LayeredGraph:
+    """The channel graph (Σ|kernel| per channel pair) of a freshly initialised CIFAR-10 VGG at width 1."""
+    from modularity.experiments import clusterability
+
+    model = clusterability.build("vgg", "cifar10", clusterability.VGGSettings(), "none", seed)
+    return clusterability.graph_of(model, "vgg")
+
+
 def _scikit_learn(chunks, k: int) -> tuple[float, list[float]]:
     from sklearn.cluster import SpectralClustering
 
     start, ncuts, seed = time.perf_counter(), [], 0
     for chunk in chunks:
         for i in range(chunk[0].shape[0]):
+            sizes = [chunk[0].shape[1]] + [w.shape[2] for w in chunk]
             graph = clustering.remove_isolated(clustering.LayeredGraph(
-                [w[i].numpy() for w in chunk], [np.ones(n, bool) for n in SIZES]))
+                [w[i].numpy() for w in chunk], [np.ones(n, bool) for n in sizes]))
             adjacency = graph.adjacency()
             labels = SpectralClustering(k, affinity="precomputed", eigen_solver="arpack", assign_labels="kmeans",
                                         n_init=25, random_state=seed).fit(adjacency).labels_
@@ -67,14 +77,23 @@ def _scikit_learn(chunks, k: int) -> tuple[float, list[float]]:
     return time.perf_counter() - start, ncuts
 
 
-def benchmark(n_graphs: int = 16, k: int = 12, threads: int = 2) -> dict:
-    """Graphs per second of both pipelines for dense and pruned networks, their ratio, and how well the
-    n-cuts they find agree."""
+NETWORKS = ("dense", "pruned 90%", "vgg channels")
+
+
+def _network(name: str) -> clustering.LayeredGraph:
+    if name == "vgg channels":
+        return vgg_channel_graph()
+    return clustering.layered_graph(glorot_layers(0, 0.9 if name.startswith("pruned") else 0.0))
+
+
+def benchmark(n_graphs: int = 16, k: int = 12, threads: int = 2, networks: tuple[str, ...] = NETWORKS) -> dict:
+    """Graphs per second of both pipelines for each network, their ratio, and how well the n-cuts they
+    find agree."""
     torch.set_num_threads(threads)
     rows = []
     with threadpool_limits(threads):
-        for name, sparsity in (("dense", 0.0), ("pruned 90%", 0.9)):
-            network = clustering.layered_graph(glorot_layers(0, sparsity))
+        for name in networks:
+            network = _network(name)
             chunks = _graphs(network, n_graphs)
             _ours(chunks[:1], k)  # warm-up: first-call allocations
             ours_s, ours_ncuts = _ours(chunks, k)
