@@ -163,6 +163,26 @@ def _node_order(n_layers: int, sizes: list[int]) -> np.ndarray:
     return np.concatenate(parts)
 
 
+# Above this many nodes on the bipartite graph's smaller side (VGG channel graphs: about 2,000), ARPACK's top k
+# eigenpairs of each Gram matrix cost a fraction of a full eigendecomposition (0.2 s against 1.7 s at 1,984).
+LARGE_SIDE = 1000
+
+
+def _top_eigenpairs(gram: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest eigenvalues (descending) and their eigenvectors of each symmetric matrix in the batch."""
+    if gram.shape[-1] <= LARGE_SIDE:
+        values, vectors = torch.linalg.eigh(gram)  # ascending
+        return values[:, -k:].flip(1), vectors[:, :, -k:].flip(2)
+    from scipy.sparse.linalg import eigsh
+
+    start = np.random.RandomState(0).uniform(-1, 1, gram.shape[-1])  # ARPACK's own start is random: fix it
+    pairs = [eigsh(g.numpy(), k=k, which="LA", v0=start) for g in gram.cpu()]
+    order = [np.argsort(-values) for values, _ in pairs]
+    values = torch.as_tensor(np.stack([vals[o] for (vals, _), o in zip(pairs, order)]), dtype=gram.dtype)
+    vectors = torch.as_tensor(np.stack([vecs[:, o] for (_, vecs), o in zip(pairs, order)]), dtype=gram.dtype)
+    return values.to(gram.device), vectors.to(gram.device)
+
+
 def _bipartite_embedding(b: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Spectral embedding D^-1/2 [v_1..v_k] of each graph in the batch; also degrees and validity."""
     d_rows, d_cols = b.sum(dim=2), b.sum(dim=1)
@@ -176,8 +196,7 @@ def _bipartite_embedding(b: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.T
     if k > normalised.shape[2]:
         raise ValueError(f"k={k} exceeds the smaller side of the bipartite graph ({normalised.shape[2]} nodes)")
     gram = normalised.transpose(1, 2) @ normalised
-    values, vectors = torch.linalg.eigh(gram)  # ascending
-    values, v = values[:, -k:].flip(1), vectors[:, :, -k:].flip(2)
+    values, v = _top_eigenpairs(gram, k)
     sigma = values.clamp_min(0).sqrt()
     u = (normalised @ v) / sigma.clamp_min(1e-12)[:, None, :]
     # Each unit eigenvector of the full normalised adjacency is (u; v)/√2; the common factor is kept so

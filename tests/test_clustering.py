@@ -190,3 +190,17 @@ def test_kmeans_is_as_good_as_scikit_learn_and_independent_of_batching():
     inertia = sum(((points[labels[0].numpy() == c] - points[labels[0].numpy() == c].mean(0)) ** 2).sum()
                   for c in range(4))
     assert inertia <= KMeans(4, n_init=10, random_state=0).fit(points).inertia_ * (1 + 1e-6)
+
+
+def test_arpack_on_large_graphs_gives_the_full_eigendecompositions_embedding(monkeypatch):
+    graph = C.layered_graph(random_layers([30, 20, 25, 10], seed=3))
+    blocks = C._bipartite_blocks([torch.as_tensor(w)[None].repeat(2, 1, 1) for w in graph.weights])
+    full, _, _ = C._bipartite_embedding(blocks, 4)
+    monkeypatch.setattr(C, "LARGE_SIDE", 0)  # every graph counts as large: ARPACK, one graph at a time
+    partial, _, _ = C._bipartite_embedding(blocks, 4)
+    for a, b in zip(full, partial):  # eigenvectors agree up to sign (the eigenvalues here are distinct)
+        signs = torch.sign((a * b).sum(0))
+        assert torch.allclose(a, b * signs, atol=1e-10)
+    labels, ncut = C.spectral_clustering(C.layered_graph(planted_layers([60, 40, 40, 40, 12], 4, noise=1e-3)), 4)
+    truth = np.concatenate([np.arange(n) * 4 // n for n in [60, 40, 40, 40, 12]])
+    assert adjusted_rand_score(labels, truth) == 1.0 and ncut < 0.05
