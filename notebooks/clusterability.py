@@ -291,10 +291,12 @@ print(f"random init n-cut (k = {ks[0]}): {random_ncuts.mean():.3f} ± {random_nc
 # %%
 others = rows[rows.kind == "mlp"].groupby(["dataset", "setting", "k", "method"], sort=False).agg(
     ncut=("ncut", "mean"), shuffle_mean=("shuffle_mean", "mean"), z=("z", "mean"),
-    below_every_shuffle=("below_every_shuffle", "mean"))
+    below_every_shuffle=("below_every_shuffle", "mean"), n_below=("below_every_shuffle", "sum"))
 for (dataset, setting, k, method), r in others.iterrows():
     if (k, method) != (ks[0], shuffle_methods[0]):
         glue(f"{cl.METRIC_PREFIX[dataset]}_{setting}_k{k}_{method}_frac_significant", r.below_every_shuffle)
+    if method == "layer" and setting.startswith("pruned"):  # P1's settings: pruned networks at each of its k
+        glue(f"p1_{k}_{cl.METRIC_PREFIX[dataset]}_{setting}_n_significant", int(r.n_below))
 others
 
 # %% [markdown]
