@@ -101,44 +101,31 @@ mlp_settings = cl.Settings(hidden=hidden, epochs=epochs, prune_epochs=prune_epoc
                            test_subset=test_subset, ks=ks,
                            n_shuffles=n_shuffles, shuffle_methods=shuffle_methods)
 regularisers = sorted({cl.regulariser_of(s) for s in settings})
-results = {}
-for dataset in datasets:
-    dataset_settings = replace(mlp_settings, hidden=small_hidden) if dataset == "mnist_7x7" else mlp_settings
-    for regulariser in [r for r in regularisers if cl.applies(dataset, r)]:
-        data = cl.data_for(dataset, regulariser, train_subset, test_subset, torch_device)
-        for seed in range(networks):
-            key = {"kind": "mlp", "dataset": dataset, "regulariser": regulariser, **asdict(dataset_settings)}
-            results[("mlp", dataset, regulariser, seed)] = cache.cached(
-                "clusterability/network", key, seed,
-                lambda: cl.run_network("mlp", dataset, regulariser, seed, dataset_settings, data, torch_device),
-                scope=cl.__name__)
-        print(f"{dataset} {regulariser} seed {seed}: test accuracy "
-              f"{results[('mlp', dataset, regulariser, seed)]['unpruned']['test_acc']:.3f} unpruned, "
-              f"{results[('mlp', dataset, regulariser, seed)]['pruned']['test_acc']:.3f} pruned")
 cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=cnn_prune_epochs, batch_size=64)
 cnn_regularisers = sorted({cl.regulariser_of(s) for s in cnn_settings})
-for dataset in cnn_datasets if cnn_networks else []:
-    data = cl.load_dataset(dataset, train_subset, test_subset, torch_device)
-    for regulariser in [r for r in cnn_regularisers if cl.applies(dataset, r, kind="cnn")]:
-        for seed in range(cnn_networks):
-            key = {"kind": "cnn", "dataset": dataset, "regulariser": regulariser, **asdict(cnn_training)}
-            results[("cnn", dataset, regulariser, seed)] = cache.cached(
-                "clusterability/network", key, seed,
-                lambda: cl.run_network("cnn", dataset, regulariser, seed, cnn_training, data, torch_device),
-                scope=cl.__name__)
-
 vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, prune_epochs=vgg_prune_epochs, ks=ks,
                                n_shuffles=n_shuffles, shuffle_methods=shuffle_methods, train_subset=train_subset,
                                test_subset=test_subset)
 vgg_regularisers = sorted({cl.regulariser_of(s) for s in vgg_settings})
-if vgg_networks:
-    data = cl.load_dataset("cifar10", train_subset, test_subset, torch_device)
-    for regulariser in [r for r in vgg_regularisers if cl.applies("cifar10", r, kind="vgg")]:
-        for seed in range(vgg_networks):
-            key = {"kind": "vgg", "dataset": "cifar10", "regulariser": regulariser, **asdict(vgg_training)}
-            results[("vgg", "cifar10", regulariser, seed)] = cache.cached(
-                "clusterability/network", key, seed,
-                lambda: cl.run_network("vgg", "cifar10", regulariser, seed, vgg_training, data, torch_device))
+networks_to_train = {}  # (kind, dataset, regulariser) → training settings
+for dataset in datasets:
+    for regulariser in [r for r in regularisers if cl.applies(dataset, r)]:
+        networks_to_train["mlp", dataset, regulariser] = (replace(mlp_settings, hidden=small_hidden)
+                                                          if dataset == "mnist_7x7" else mlp_settings)
+for dataset in cnn_datasets if cnn_networks else []:
+    for regulariser in [r for r in cnn_regularisers if cl.applies(dataset, r, kind="cnn")]:
+        networks_to_train["cnn", dataset, regulariser] = cnn_training
+for regulariser in [r for r in vgg_regularisers if cl.applies("cifar10", r, kind="vgg")] if vgg_networks else []:
+    networks_to_train["vgg", "cifar10", regulariser] = vgg_training
+seeds_of = {"mlp": networks, "cnn": cnn_networks, "vgg": vgg_networks}
+units = {(kind, dataset, regulariser, seed): cache.Unit(
+             "clusterability/network", {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(s)},
+             seed, cl.run_network_loading, (kind, dataset, regulariser, seed, s, torch_device), scope=cl.__name__)
+         for (kind, dataset, regulariser), s in networks_to_train.items() for seed in range(seeds_of[kind])}
+results = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+for (kind, dataset, regulariser, seed), r in results.items():
+    print(f"{kind} {dataset} {regulariser} seed {seed}: test accuracy {r['unpruned']['test_acc']:.3f} unpruned, "
+          f"{r['pruned']['test_acc']:.3f} pruned")
 
 rows = pd.DataFrame(cl.network_rows(results, mlp_settings))
 rows = rows[((rows.kind == "cnn") & rows.setting.isin(cnn_settings))

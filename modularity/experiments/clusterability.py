@@ -282,6 +282,14 @@ def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: 
     return out
 
 
+def run_network_loading(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, device) -> dict:
+    """``run_network`` on the data it loads itself (the settings' subsets): a unit of work that runs wherever
+    the datasets are, without a notebook holding every dataset variant in memory."""
+    data = (data_for(dataset, regulariser, settings.train_subset, settings.test_subset, device) if kind == "mlp"
+            else load_dataset(dataset, settings.train_subset, settings.test_subset, device))
+    return run_network(kind, dataset, regulariser, seed, settings, data, device)
+
+
 def sparsity(model: torch.nn.Module) -> float:
     weights = kernels(model)
     return sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
