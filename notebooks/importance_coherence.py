@@ -55,6 +55,11 @@ test_subset: int = 2000  # test images for the lesions (0: all 10,000) [at least
 activation_examples: int = 5000  # training images for activation correlations and dataset examples (P2: 5000) [at least 1]
 vis_steps: int = 65  # feature-visualisation Adam steps (P2: 65) [at least 1]
 vis_lr: float = 0.05  # feature-visualisation learning rate (P2: 0.05) [above 0]
+cnn_networks: int = 0  # small MNIST CNNs analysed at channel level (P2: 5); 0 skips them [at least 0]
+cnn_epochs: int = 10  # small-CNN training epochs, as in the clusterability chapter (P1b, P2: 10) [at least 1]
+vgg_networks: int = 0  # CIFAR-10 VGGs (dropout + L2, P2's main VGG) analysed at channel level (P2: 5); 0 skips them [at least 0]
+vgg_width: float = 1.0  # channel multiplier of the VGG (P2: 1; a CPU trains a narrower copy) [above 0]
+vgg_epochs: int = 200  # VGG training epochs (P2: 200) [at least 1]
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
@@ -71,6 +76,9 @@ import seaborn as sns
 import torch
 
 from modularity import cache, lesions, provenance, verdicts, plots
+from dataclasses import replace
+
+from modularity.experiments import channel_importance as ci
 from modularity.experiments import clusterability as cl
 from modularity.experiments import importance as imp
 from modularity.glue import glue
@@ -209,6 +217,52 @@ for j, r in enumerate(top.itertuples()):
 axes[0, 0].set_ylabel("accuracy drop per class")
 fig.suptitle("Top: per-class accuracy drop when lesioned. Bottom: input optimised to drive the sub-cluster")
 plt.show()
+
+# %% [markdown]
+# ## Channel clusters: the small CNN and the CIFAR-10 VGG
+# Hod et al. run the same tests on CNNs with channels for units: the partition is spectral clustering of the
+# channel graph (the clusterability chapter's: every conv layer's channels, weighted by the kernels), a
+# sub-cluster is one cluster's channels in one conv layer, a lesion sets those channels' conv outputs to 0,
+# feature visualisation drives the absolute spatial mean of their outputs, and dataset examples rank training
+# images by each channel's largest column sum of its |output| map. The networks are the clusterability
+# chapter's (same training, same per-seed store), unpruned as in the paper: the small CNN trained plainly on
+# MNIST, the VGG with dropout and L2 on CIFAR-10. Only the weight-based global partition is tested here.
+
+# %%
+cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=10, batch_size=64)  # the clusterability chapter's
+vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, train_subset=train_subset)
+channel_networks = [("cnn", "mnist", "none", cnn_networks, cnn_training),
+                    ("vgg", "cifar10", "dropout_l2", vgg_networks, vgg_training)]
+channel_results = {}
+for kind, dataset, regulariser, count, training in channel_networks:
+    data = cl.load_dataset(dataset, train_subset, 0, torch_device) if count else None
+    for seed in range(count):
+        params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, "training": vars(training), "k": k,
+                  "n_random": n_random, "test_subset": test_subset, "activation_examples": activation_examples,
+                  "vis_steps": vis_steps, "vis_lr": vis_lr}
+        channel_results[(kind, dataset, seed)] = cache.cached(
+            "importance_coherence/channels", params, seed,
+            lambda: ci.run_network(kind, dataset, regulariser, seed, training, data, torch_device, k, n_random,
+                                   test_subset, activation_examples, vis_steps, vis_lr), scope=ci.__name__)
+if channel_results:
+    channel_rows = pd.DataFrame([{"network": kind, "dataset": d, "seed": seed, **r}
+                                 for (kind, d, seed), out in channel_results.items() for r in out["records"]])
+    for column, p in [("important", "p_mean"), ("specific", "p_range"), ("coherent", "p_score"),
+                      ("coherent_entropy", "p_entropy"), ("coherent_examples", "p_examples")]:
+        channel_rows[column] = np.isclose(channel_rows[p], chance)
+    channel_fractions = channel_rows.groupby(["network", "dataset", "partition"], sort=False)[
+        ["important", "specific", "coherent", "coherent_entropy", "coherent_examples"]].mean()
+    channel_fractions["n_clusters"] = channel_rows.groupby(["network", "dataset", "partition"], sort=False).size()
+    for (kind, dataset, partition), r in channel_fractions.iterrows():
+        for column in ("important", "coherent", "coherent_examples"):
+            glue(f"{kind}_{dataset}_{partition}_frac_{column}", float(r[column]))
+        glue(f"{kind}_{dataset}_{partition}_n_clusters", int(r["n_clusters"]))
+        glue(f"{kind}_{dataset}_verdict", f"{kind.upper()} on {dataset}: {r.important:.0%} of {int(r.n_clusters)} "
+             f"channel sub-clusters important, {r.coherent:.0%} coherent by feature visualisation, "
+             f"{r.coherent_examples:.0%} by dataset examples (chance {chance:.0%})")
+    display(channel_fractions.round(3).rename_axis(columns=f"share more extreme than all {n_random} random sets"))
+else:
+    print("no CNN or VGG at this preset")
 
 # %% [markdown]
 # ## Verdict
