@@ -100,19 +100,20 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
 # and ranked on dataset examples; results are cached per network in the data root.
 
 # %%
-results = {}
+units = {}
 for dataset in datasets:
     data = cl.load_dataset(dataset, train_subset, 0, torch_device)
     for setting, seed in itertools.product(settings, range(networks)):
         params = {"dataset": dataset, "setting": setting, "training": vars(mlp_settings), "k": k,
                   "partitions": partitions, "n_random": n_random, "test_subset": test_subset,
                   "activation_examples": activation_examples, "vis_steps": vis_steps, "vis_lr": vis_lr}
-        results[(dataset, setting, seed)] = cache.cached(
-            "importance_coherence", params, seed,
-            lambda: imp.run_network(dataset, setting, seed, mlp_settings, data, torch_device, partitions, k, n_random,
-                                    test_subset, activation_examples, vis_steps, vis_lr), scope=imp.__name__)
-        print(f"{dataset} {setting} seed {seed}: base accuracy {results[(dataset, setting, seed)]['base_acc'].mean():.3f}, "
-              f"{len(results[(dataset, setting, seed)]['records'])} sub-clusters")
+        units[dataset, setting, seed] = cache.Unit(
+            "importance_coherence", params, seed, imp.run_network,
+            (dataset, setting, seed, mlp_settings, data, torch_device, partitions, k, n_random, test_subset,
+             activation_examples, vis_steps, vis_lr), scope=imp.__name__)
+results = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+for (dataset, setting, seed), r in results.items():
+    print(f"{dataset} {setting} seed {seed}: base accuracy {r['base_acc'].mean():.3f}, {len(r['records'])} sub-clusters")
 
 rows = pd.DataFrame([{"dataset": d, "setting": s, "seed": seed, **r}
                      for (d, s, seed), out in results.items() for r in out["records"]])
@@ -233,17 +234,18 @@ cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=10, batch_s
 vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, train_subset=train_subset)
 channel_networks = [("cnn", "mnist", "none", cnn_networks, cnn_training),
                     ("vgg", "cifar10", "dropout_l2", vgg_networks, vgg_training)]
-channel_results = {}
+channel_units = {}
 for kind, dataset, regulariser, count, training in channel_networks:
     data = cl.load_dataset(dataset, train_subset, 0, torch_device) if count else None
     for seed in range(count):
         params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, "training": vars(training), "k": k,
                   "n_random": n_random, "test_subset": test_subset, "activation_examples": activation_examples,
                   "vis_steps": vis_steps, "vis_lr": vis_lr}
-        channel_results[(kind, dataset, seed)] = cache.cached(
-            "importance_coherence/channels", params, seed,
-            lambda: ci.run_network(kind, dataset, regulariser, seed, training, data, torch_device, k, n_random,
-                                   test_subset, activation_examples, vis_steps, vis_lr), scope=ci.__name__)
+        channel_units[kind, dataset, seed] = cache.Unit(
+            "importance_coherence/channels", params, seed, ci.run_network,
+            (kind, dataset, regulariser, seed, training, data, torch_device, k, n_random, test_subset,
+             activation_examples, vis_steps, vis_lr), scope=ci.__name__)
+channel_results = dict(zip(channel_units, cache.cached_many(channel_units.values())))
 if channel_results:
     channel_rows = pd.DataFrame([{"network": kind, "dataset": d, "seed": seed, **r}
                                  for (kind, d, seed), out in channel_results.items() for r in out["records"]])
