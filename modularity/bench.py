@@ -250,6 +250,13 @@ def benchmark_stages(threads: int = 2, scale: float = 1.0, devices: list[str] | 
             "batched_stages_speedup": speedups}
 
 
+def batching_pays(speedup: float) -> str:
+    """The verdict on training mask stages together: worth it from 1.5× up, a loss below 1×."""
+    if speedup >= 1.5:
+        return "batching pays"
+    return "batching costs time" if speedup < 1.0 else "batching gains little"
+
+
 def against_loop(speedup: float) -> str:
     """The verdict on a small model: is vmapped mask training at least as fast as a per-chunk loop?"""
     return "no slower than the loop" if speedup >= 1.0 else "slower than the loop"

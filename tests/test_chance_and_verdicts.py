@@ -168,3 +168,11 @@ def test_the_binary_claim_beside_a_shorter_run_compares_shared_models_by_one_rul
                     "effectively binary at 20,000 steps and were not at 3,000.")
     text = verdicts.masks_binary_beside({"a": 0.0101}, {"a": 0.0}, 20000, 3000)
     assert "are not effectively binary at 20,000 steps and were at 3,000" in text
+
+
+def test_batching_mask_stages_pays_from_one_and_a_half_times():
+    from modularity import bench
+
+    assert bench.batching_pays(1.5) == "batching pays" and bench.batching_pays(3.6) == "batching pays"
+    assert bench.batching_pays(1.0) == bench.batching_pays(1.49) == "batching gains little"
+    assert bench.batching_pays(0.99) == "batching costs time"
