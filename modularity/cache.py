@@ -48,13 +48,13 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # seed computes: editing them calls for re-rendering a chapter, not retraining it (a test checks that no
 # experiment computes with them).
 RENDER_ONLY = {"__main__.py", "authors.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "certify.py",
-               "chance.py", "comparison.py",
+               "chance.py", "comparison.py", "costs.py",
                "glue.py", "parameters.py", "plots.py", "provenance.py", "ray_executor.py", "readme.py", "runner.py",
                "stats.py", "tables.py", "verdicts.py"}
 # Modules that only run notebooks and publish them — they never shape a number, a word or a figure of a page,
 # so editing them leaves every run fresh.
-PIPELINE = {"__main__.py", "book.py", "cache.py", "certify.py", "provenance.py", "ray_executor.py", "readme.py",
-            "runner.py"}
+PIPELINE = {"__main__.py", "book.py", "cache.py", "certify.py", "costs.py", "provenance.py", "ray_executor.py",
+            "readme.py", "runner.py"}
 RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
 EXECUTOR_ENV = "MODULARITY_EXECUTOR"  # "ray" sends ``cached_many``'s missing units to Ray; unset: this process
 _computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render

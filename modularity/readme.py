@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from modularity import book, runner
+from modularity import book, costs, runner
 
 README = runner.REPO / "README.md"
 BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
 
-def _runtime(manifest: dict | None, state: str) -> str:
+def _runtime(manifest: dict | None, state: str, estimate: str | None = None) -> str:
     if not manifest:
-        return "not run"
+        return f"not run; {estimate}" if estimate else "not run"
     if state not in ("fresh", "render"):
         return "— (older run)"
     minutes = manifest.get("wall_time_s", 0) / 60
@@ -57,8 +57,8 @@ def presets_table() -> str:
                 continue
             manifest = runner.read_manifest(name, preset)
             state = runner.status(name, preset)[0]
-            lines.append(f"| {name} | `{preset}` | {state} | {_runtime(manifest, state)} | "
-                         f"{_preset_parameters(name, preset)} |")
+            runtime = _runtime(manifest, state, costs.describe(name, preset))
+            lines.append(f"| {name} | `{preset}` | {state} | {runtime} | {_preset_parameters(name, preset)} |")
     hours, counted, missing = cpu_book_total()
     lines += ["", f"All `cpu` runs of today's code together: {hours:.1f} h of wall time ({counted} runs; threads as "
               "each row says)"

@@ -1,0 +1,98 @@
+"""Estimated wall time of a preset that has not been run: its notebook's measured ``cpu`` run, scaled by how
+much more work the preset's parameters ask for.
+
+Work is counted as units × steps × weights: the independent units (seeds, networks, β values, class pairs),
+the training steps (or epochs) each runs, and the weights every step touches (a layer list's weight count, a
+width squared, a depth). The ratio of each between the preset and ``cpu`` multiplies the ``cpu`` run's time;
+where a notebook trains several kinds of network, their weight ratios are averaged. It is a planning number
+(the time per step is the one measured on this CPU, per-step overheads are taken to scale like the
+arithmetic), not a measurement; parts that ``cpu`` skips entirely (e.g. CNNs with ``cnn_networks`` 0) have no
+time to scale and are named instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+from modularity import runner
+
+
+def _mlp(hidden: list[int]) -> float:
+    """Weights of a hidden-layer stack, counted between hidden layers and at both ends."""
+    return float(sum(a * b for a, b in zip(hidden, hidden[1:])) + hidden[0] + hidden[-1])
+
+
+def _hidden_of(name: str) -> list[int]:
+    """A network named "WxL" (L layers of W) or "W_W_W"."""
+    match = re.fullmatch(r"(\d+)x(\d+)", name)
+    return [int(match[1])] * int(match[2]) if match else [int(part) for part in name.split("_")]
+
+
+def _fnn_or_lstm(p: dict, model: str) -> float:
+    if model == "fnn_800x4":
+        return _mlp([800] * 4)
+    return _mlp(p["fnn_hidden"]) if "fnn" in model else float(p["lstm_hidden"]) ** 2
+
+
+# notebook → (unit parameters, step parameters (summed), weights per step of each network the run trains)
+DRIVERS = {
+    "add_mul": (["seeds"], ["fnn_base_steps", "lstm_base_steps", "mask_steps"],
+                lambda p: [_fnn_or_lstm(p, m) for m in p["models"]]),
+    "double_add": (["seeds"], ["fnn_base_steps", "lstm_base_steps", "mask_steps"],
+                   lambda p: [_fnn_or_lstm(p, m) for m in p["models"]]),
+    "mask_diagnostics": (["seeds"], ["base_steps", "mask_steps"], lambda p: [_fnn_or_lstm(p, m) for m in p["models"]]),
+    "sharing_vs_size": (["seeds"], ["base_steps", "mask_steps"],
+                        lambda p: [_mlp(_hidden_of(n)) for n in p["networks"]]),
+    "beta_sensitivity": (["seeds", "betas"], ["base_steps", "mask_steps"],
+                         lambda p: [_mlp(_hidden_of(n)) for n in p["networks"]]),
+    "permuted_mnist_transfer": (["seeds", "mask_new_inits"], ["steps_per_task"], lambda p: [_mlp(p["hidden"])]),
+    "cifar_class_removal": (["seeds"], ["base_steps", "mask_steps"], lambda p: [p["width"] ** 2]),
+    "cifar_mask_stability": (["seeds", "n_pairs"], ["base_steps", "mask_steps"], lambda p: [p["width"] ** 2]),
+    "scan": (["seeds"], ["lstm_base_steps", "transformer_base_steps", "mask_steps"],
+             lambda p: [float(p["lstm_hidden"] if m == "lstm" else p["transformer_d"]) ** 2 for m in p["models"]]),
+    "dm_math": (["seeds", "modules"], ["base_steps", "mask_steps"], lambda p: [p["d_model"] ** 2 * p["n_layers"]]),
+    "masks_vs_clusters": (["seeds"], ["addmul_base_steps", "addmul_mask_steps", "doubleadd_base_steps",
+                                      "doubleadd_mask_steps"], lambda p: [_mlp(p["fnn_hidden"])]),
+    "clusterability": (["networks", "settings"], ["epochs", "prune_epochs"], lambda p: [_mlp(p["hidden"])]),
+    "importance_coherence": (["networks"], ["epochs", "prune_epochs"], lambda p: [_mlp(p["hidden"])]),
+}
+# parameters that switch on a part the cpu run may leave out altogether (0 there)
+OPTIONAL_PARTS = {"cnn_networks": "the small CNNs", "vgg_networks": "the VGGs"}
+
+
+def _count(value) -> float:
+    return float(len(value)) if isinstance(value, list) else float(value)
+
+
+def work(name: str, params: dict) -> float:
+    """Units × steps × weights of a run of ``name`` with these parameters (a relative measure)."""
+    units, steps, weights = DRIVERS[name]
+    total = sum(weights(params)) * sum(params[p] for p in steps)
+    for p in units:
+        total *= _count(params[p])
+    return total
+
+
+def estimate(name: str, preset: str) -> tuple[float, list[str]] | None:
+    """``(hours, parts not counted)`` for a preset of a notebook with a fresh ``cpu`` run, else None."""
+    if name not in DRIVERS or preset in ("cpu", runner.TEST_PRESET):
+        return None
+    manifest = runner.read_manifest(name, "cpu")
+    if manifest is None or runner.status(name, "cpu")[0] not in ("fresh", "render"):
+        return None
+    cpu, other = runner.resolved_parameters(name, "cpu"), runner.resolved_parameters(name, preset)
+    if cpu.get("model") != other.get("model"):  # another architecture: the cpu run's time says nothing about it
+        return None
+    ratio = work(name, other) / work(name, cpu)
+    left_out = [what for p, what in OPTIONAL_PARTS.items() if p in cpu and not cpu[p] and other.get(p)]
+    return manifest["wall_time_s"] / 3600 * ratio, left_out
+
+
+def describe(name: str, preset: str) -> str | None:
+    """The README's words for an estimate, or None."""
+    found = estimate(name, preset)
+    if found is None:
+        return None
+    hours, left_out = found
+    text = f"≈ {hours:,.0f} h on one CPU core (estimated)" if hours >= 1 else f"≈ {hours * 60:.0f} min (estimated)"
+    return text + (f", plus {' and '.join(left_out)} (none at cpu to scale from; GPU work)" if left_out else "")
