@@ -22,7 +22,7 @@ from torch import nn
 
 from modularity import clustering, lesions, tracing
 from modularity.experiments import clusterability as cl
-from modularity.experiments.importance import sub_clusters, unit_sets
+from modularity.experiments.importance import optimise_inputs, sub_clusters, unit_sets, visualisation_record
 
 __all__ = ["analyse_network", "channel_activations", "conv_layers", "feature_visualisation", "importance",
            "run_network", "weight_partition"]
@@ -88,37 +88,16 @@ def importance(model: nn.Module, conv: nn.Conv2d, sets: list[np.ndarray], x: tor
 
 def feature_visualisation(model: nn.Module, layer: int, sets: list[np.ndarray], input_shape: tuple[int, ...],
                           steps: int = 65, lr: float = 0.05, seed: int = 0) -> dict:
-    """For each set, an input sigmoid(θ) optimised by Adam to maximise Σ_{c∈S} |spatial mean of channel c|,
-    all sets at once; the objective reached and the entropy of the prediction on it."""
+    """For each set, an input optimised to maximise Σ_{c∈S} |spatial mean of channel c|
+    (``optimise_inputs``); the record of the true set against the random ones."""
     convs = conv_layers(model)
-    generator = torch.Generator().manual_seed(seed)
-    theta = (0.01 * torch.randn(len(sets), *input_shape, generator=generator)).requires_grad_(True)
     selection = 1 - lesions.lesion_masks(convs[layer].out_channels, sets)  # 1 at the set's channels
-    optimizer = torch.optim.Adam([theta], lr=lr)
-    frozen = [p for p in model.parameters() if p.requires_grad]
-    for param in frozen:
-        param.requires_grad_(False)
 
-    def objective(image):
-        logits, outs = _outputs(model, convs, image)
-        return (outs[layer].mean(dim=(2, 3)).abs() * selection).sum(1), logits
+    def score(images):
+        return (_outputs(model, convs, images)[1][layer].mean(dim=(2, 3)).abs() * selection).sum(1)
 
-    try:
-        for _ in range(steps):
-            optimizer.zero_grad()
-            (-objective(torch.sigmoid(theta))[0].sum()).backward()
-            optimizer.step()
-    finally:
-        for param in frozen:
-            param.requires_grad_(True)
-    with torch.no_grad():
-        image = torch.sigmoid(theta)
-        score, logits = objective(image)
-        entropy = lesions.entropy(torch.softmax(logits, dim=-1))
-    score, ent = score.numpy(), entropy.numpy()
-    return {"p_score": lesions.percentile(score[0], score[1:], "upper"),
-            "p_entropy": lesions.percentile(ent[0], ent[1:], "lower"), "score": float(score[0]),
-            "entropy": float(ent[0]), "n_random": len(sets) - 1}
+    _, scores, entropy = optimise_inputs(model, score, model, len(sets), input_shape, steps, lr, seed)
+    return visualisation_record(scores, entropy)
 
 
 def example_coherence(activations: list[torch.Tensor], labels: torch.Tensor, layer: int, sets: list[np.ndarray],

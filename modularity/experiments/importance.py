@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from modularity import clustering, lesions
+from modularity import clustering, lesions, masking
 from modularity.experiments import clusterability as cl
 
 MIN_SIZE, MAX_PROP = 2, 0.99  # P2's size filter
@@ -146,35 +146,48 @@ def importance(model, cluster: SubCluster, sets: list[np.ndarray], hidden: list[
             "class_drops": base_acc - accs[0], "n_random": n_random}
 
 
-def feature_visualisation(model, layer: int, sets: list[np.ndarray], steps: int = 65, lr: float = 0.05,
-                          seed: int = 0, input_shape=(1, 28, 28)) -> dict:
-    """For each set, an input x = sigmoid(θ) optimised by Adam to maximise Σ_{u∈S} |pre-activation_u(x)|,
-    all sets at once (one image each); returns the objective reached and the entropy of the prediction."""
+def optimise_inputs(model, score, predict, n_inputs: int, input_shape: tuple[int, ...], steps: int, lr: float,
+                    seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Feature visualisation (P2): ``n_inputs`` images sigmoid(θ), θ drawn small from ``seed``, optimised
+    together by Adam to maximise ``score(images)`` (one value per image) with the model's weights frozen
+    meanwhile (their flags restored after). Returns the images, their final scores and the entropy of
+    ``predict(images)``'s softmax."""
     generator = torch.Generator().manual_seed(seed)
-    theta = (0.01 * torch.randn(len(sets), *input_shape, generator=generator)).requires_grad_(True)
-    selection = lesions.lesion_masks(model.layers[layer].out_features, sets)
-    selection = 1 - selection  # 1 at the set's units
+    theta = (0.01 * torch.randn(n_inputs, *input_shape, generator=generator)).requires_grad_(True)
     optimizer = torch.optim.Adam([theta], lr=lr)
-    for param in model.parameters():
-        param.requires_grad_(False)
+    restore = masking.frozen_weights(model)
     try:
         for _ in range(steps):
             optimizer.zero_grad()
-            objective = (lesions.pre_activation(model, torch.sigmoid(theta), layer).abs() * selection).sum(1)
-            (-objective.sum()).backward()
+            (-score(torch.sigmoid(theta)).sum()).backward()
             optimizer.step()
     finally:
-        for param in model.parameters():
-            param.requires_grad_(True)
+        restore()
     with torch.no_grad():
-        image = torch.sigmoid(theta)
-        objective = (lesions.pre_activation(model, image, layer).abs() * selection).sum(1)
-        entropy = lesions.entropy(torch.softmax(model(image), dim=-1))
-    n_random = len(sets) - 1
-    score, ent = objective.numpy(), entropy.numpy()
+        images = torch.sigmoid(theta)
+        return images, score(images), lesions.entropy(torch.softmax(predict(images), dim=-1))
+
+
+def visualisation_record(score: torch.Tensor, entropy: torch.Tensor) -> dict:
+    """The true set's (first row's) score and prediction entropy, with their percentiles among the random
+    sets': a coherent set drives its units harder (upper tail) to a surer prediction (lower tail)."""
+    score, ent = score.numpy(), entropy.numpy()
     return {"p_score": lesions.percentile(score[0], score[1:], "upper"),
             "p_entropy": lesions.percentile(ent[0], ent[1:], "lower"), "score": float(score[0]),
-            "entropy": float(ent[0]), "image": image[0].numpy(), "n_random": n_random}
+            "entropy": float(ent[0]), "n_random": len(score) - 1}
+
+
+def feature_visualisation(model, layer: int, sets: list[np.ndarray], steps: int = 65, lr: float = 0.05,
+                          seed: int = 0, input_shape=(1, 28, 28)) -> dict:
+    """For each set, an input optimised to maximise Σ_{u∈S} |pre-activation_u(x)| (``optimise_inputs``);
+    the record of the true set against the random ones, and its image."""
+    selection = 1 - lesions.lesion_masks(model.layers[layer].out_features, sets)  # 1 at the set's units
+
+    def score(images):
+        return (lesions.pre_activation(model, images, layer).abs() * selection).sum(1)
+
+    images, scores, entropy = optimise_inputs(model, score, model, len(sets), input_shape, steps, lr, seed)
+    return visualisation_record(scores, entropy) | {"image": images[0].numpy()}
 
 
 def example_coherence(pre: list[torch.Tensor], labels: torch.Tensor, layer: int, sets: list[np.ndarray],
