@@ -1,6 +1,7 @@
 """Channel graphs of networks with residual connections: by hand, against the chain builder, on ResNet-18."""
 
 import numpy as np
+import pytest
 import torch
 from sklearn.metrics import adjusted_rand_score
 from torch import nn
@@ -91,3 +92,25 @@ def test_planted_channel_modules_are_found_and_are_clusterable():
     assert adjusted_rand_score(labels, truth) == 1.0 and ncut < 0.05
     result = dag_graph.clusterability(graph, 2, n_shuffles=19)
     assert result["below_every_shuffle"]
+
+
+def test_imagenet_architectures_load_their_own_state_dicts_and_have_channel_graphs(tmp_path):
+    from modularity.models import imagenet
+
+    resnet = imagenet.ResNet18()
+    torch.save(resnet.state_dict(), tmp_path / "resnet18.pth")
+    loaded = imagenet.load_pretrained("resnet18", tmp_path / "resnet18.pth")
+    assert all(torch.equal(a, b) for a, b in zip(resnet.state_dict().values(), loaded.state_dict().values()))
+    names = set(resnet.state_dict())
+    assert {"conv1.weight", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight", "layer4.1.bn2.running_var",
+            "fc.weight"} <= names  # torchvision's keys
+    graph = dag_graph.channel_dag(loaded)
+    # groups: the stem's output, each block's inner activation and output (ResNet-18: 8 blocks), the pooled channels
+    assert graph.n_nodes == 64 + 4 * 64 + 4 * 128 + 4 * 256 + 4 * 512
+    vgg = imagenet.VGG16()
+    assert {"features.0.weight", "features.28.bias", "classifier.6.weight"} <= set(vgg.state_dict())
+    assert dag_graph.channel_dag(vgg).n_nodes == 2 * 64 + 2 * 128 + 3 * 256 + 6 * 512  # P1b's 4,224 channels
+    with pytest.raises(FileNotFoundError, match="download torchvision"):
+        imagenet.load_pretrained("vgg16", tmp_path / "absent.pth")
+    with pytest.raises(ValueError, match="not a torchvision vgg16"):
+        imagenet.load_pretrained("vgg16", tmp_path / "resnet18.pth")
