@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["P1B", "P1B_CNN", "P1B_VGG", "P1bRow", "RANDOM_INIT", "RANDOM_INIT_SOURCE", "p1b_row"]
+__all__ = ["P1B", "P1B_CNN", "P1B_IMAGENET", "P1B_VGG", "P1bRow", "RANDOM_INIT", "RANDOM_INIT_SOURCE", "p1b_row"]
 
 MLP_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_mlp.csv"
 CLUSTER_GRAD_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_clust_grad.csv"
 CNN_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_cnn.csv"
 VGG_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_cnn_vgg.csv"
 RANDOM_INIT_SOURCE = "dfilan/clusterability_in_neural_networks, notebooks/random_init_ncuts.ipynb"
+IMAGENET_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_imagenet.csv"
 # kind → (mean, sd) of the n-cut at k = 12 of 100 untrained networks with Glorot-uniform weights
 RANDOM_INIT = {"mlp": (10.295, 0.032), "cnn": (10.923, 0.007), "vgg": (8.520, 0.029)}
 
@@ -114,3 +115,11 @@ def p1b_row(dataset: str, setting: str, kind: str = "mlp") -> P1bRow | None:
     """The authors' row for a (dataset, setting) of an MLP, the small CNN or the CIFAR-10 VGG, or None where they
     published none."""
     return {"cnn": P1B_CNN, "vgg": P1B_VGG}.get(kind, P1B).get((dataset, setting))
+
+
+# torchvision-named ImageNet models, k = 12, 100 shuffles, one pretrained network each (Keras weights of
+# qubvel's classification_models in the original): n-cut, shuffle mean, z, below every shuffle (p = 1/101)
+P1B_IMAGENET: dict[str, P1bRow] = {
+    "vgg16": P1bRow(7.800, 8.213, -22.1, 1.0, None, IMAGENET_SOURCE),
+    "resnet18": P1bRow(7.905, 8.508, -2.2, 1.0, None, IMAGENET_SOURCE),
+}

@@ -114,3 +114,13 @@ def test_imagenet_architectures_load_their_own_state_dicts_and_have_channel_grap
         imagenet.load_pretrained("vgg16", tmp_path / "absent.pth")
     with pytest.raises(ValueError, match="not a torchvision vgg16"):
         imagenet.load_pretrained("vgg16", tmp_path / "resnet18.pth")
+
+
+def test_imagenet_weights_are_found_by_torchvisions_file_names_or_refused(tmp_path):
+    from modularity.experiments import imagenet as experiment
+
+    assert experiment.find_weights("resnet18", "") is None  # no folder: untrained weights
+    (tmp_path / "resnet18-f37072fd.pth").write_bytes(b"")
+    assert experiment.find_weights("resnet18", str(tmp_path)).name == "resnet18-f37072fd.pth"
+    with pytest.raises(FileNotFoundError, match="no vgg16-"):
+        experiment.find_weights("vgg16", str(tmp_path))
