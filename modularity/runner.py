@@ -46,6 +46,7 @@ TEST_PRESET = "smoke"  # exercises every code path for the tests; never publishe
 REQUIRED_PRESETS = (TEST_PRESET, "cpu")
 # The presets the book may show, most preferred first; any other preset (ad hoc, smoke) never replaces cpu.
 BOOK_PREFERENCE = ("paper", "long", "cpu")
+RUN_ENV = "MODULARITY_RUN"  # "notebook@preset" of the run the kernel executes
 IDENTITY_CELL_TAG = "modularity-identity"
 IDENTITY_CELL = "from modularity import cache as _cache\n_cache.record_loaded_code()"
 
@@ -224,6 +225,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         run_env = {provenance.ENV: str(prov), "MODULARITY_PROGRESS": "0", cache.RESULTS_OUT: str(results_out),
                    "MODULARITY_DATA": str(root),  # the kernel runs in notebooks/: never relative
                    "MODULARITY_RUNS": str(RUNS.resolve()),  # published runs a chapter shows beside its own
+                   RUN_ENV: f"{name}@{preset}",
                    "JUPYTER_RUNTIME_DIR": str(work / "runtime"),  # kernel connection files go with the work folder
                    cache.RESULTS_IN: str(published_paths.results) if render else None,
                    cache.RENDER_ONLY_ENV: "1" if render else None} | executor.environment(progress)
@@ -426,7 +428,9 @@ def read_manifest(name: str, preset: str) -> dict | None:
 def published_beside(name: str, preset: str) -> dict | None:
     """Another published run's ``{"parameters", "metrics"}`` for a chapter to show beside its own numbers (a
     larger preset beside the ``cpu`` one), or None when it has none. The reading is recorded: when that run is
-    republished, this one is marked for re-rendering."""
+    republished, this one is marked for re-rendering. A run never sees itself beside itself (None)."""
+    if os.environ.get(RUN_ENV) == f"{name}@{preset}":
+        return None
     manifest = read_manifest(name, preset)
     if manifest is None:
         return None

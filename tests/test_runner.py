@@ -144,7 +144,7 @@ n: int = 3  # a count
 from modularity import runner
 from modularity.glue import glue
 
-cpu = runner.published_beside("beside", "cpu") if n > 2 else None
+cpu = runner.published_beside("beside", "cpu")
 glue("n_here", n)
 glue("n_at_cpu", cpu["metrics"]["n_here"] if cpu else -1)
 '''
@@ -157,6 +157,8 @@ def test_a_run_showing_another_run_beside_it_is_marked_when_that_one_is_republis
     long = json.loads((project / "book" / "runs" / "beside" / "long.json").read_text())
     assert long["metrics"] == {"n_here": 5, "n_at_cpu": 2}
     assert list(long["identity"]["reads_runs"]) == ["beside@cpu"]
+    cpu = json.loads((project / "book" / "runs" / "beside" / "cpu.json").read_text())
+    assert cpu["identity"]["reads_runs"] == {}  # a run never reads itself beside itself
     assert "republished" not in runner.status("beside", "long")[1]
     (project / "notebooks" / "presets.yaml").write_text("beside:\n  smoke: {n: 1}\n  cpu: {n: 1}\n  long: {n: 5}\n")
     assert cli(capsys, "run", "beside", "--preset", "cpu")[0] == 0
