@@ -55,6 +55,7 @@ DRIVERS = {
                                       "doubleadd_mask_steps"], lambda p: [_mlp(p["fnn_hidden"])]),
     "clusterability": (["networks", "settings"], ["epochs", "prune_epochs"], lambda p: [_mlp(p["hidden"])]),
     "importance_coherence": (["networks"], ["epochs", "prune_epochs"], lambda p: [_mlp(p["hidden"])]),
+    "imagenet_models": (["models"], ["n_shuffles"], lambda p: [1.0]),  # one clustering per shuffle
 }
 # parameters that switch on a part the cpu run may leave out altogether (0 there)
 OPTIONAL_PARTS = {"cnn_networks": "the small CNNs", "vgg_networks": "the VGGs"}

@@ -21,9 +21,10 @@
 # **The published page does not test that claim**: the pretrained weights need a download, and the book is built
 # offline. It runs the same pipeline on **untrained** networks of the same architectures (torchvision's
 # initialisation), which says what the graph construction and the null give before any training. With
-# torchvision's ImageNet weights on disk, the `pretrained` preset (`weights_dir`: the folder holding
-# `resnet18-*.pth` and `vgg16-*.pth`, e.g. `~/.cache/torch/hub/checkpoints`) computes the paper's rows, and the
-# table puts the authors' numbers beside them.
+# torchvision's ImageNet weights on disk (`resnet18-*.pth` and `vgg16-*.pth` in torch's hub folder,
+# `~/.cache/torch/hub/checkpoints` unless `TORCH_HOME` says otherwise, where `torchvision.models.resnet18(weights=
+# "DEFAULT")` downloads them), the `pretrained` preset computes the paper's rows, and the table puts the authors'
+# numbers beside them.
 #
 # The graph: one node per channel of every tensor a convolution reads; each convolution joins the channels it
 # reads to those of every tensor its output reaches before the next convolution — through activations,
@@ -36,7 +37,7 @@
 # %% tags=["parameters"]
 preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 models: list[str] = ["resnet18", "vgg16"]  # ImageNet architectures [non-empty; one of: resnet18, vgg16]
-weights_dir: str = ""  # folder with torchvision's resnet18-*.pth / vgg16-*.pth; empty: untrained weights
+pretrained: bool = False  # torchvision's ImageNet weights from torch's hub folder (TORCH_HOME); False: untrained
 k: int = 12  # clusters (P1b: 12) [at least 2]
 n_shuffles: int = 19  # layer shuffles per model (P1b: 100) [at least 1]
 seed: int = 0  # seed of the untrained weights and of the clustering [at least 0]
@@ -54,7 +55,7 @@ from modularity.experiments import imagenet
 from modularity.glue import glue
 
 provenance.record("run", "device", "cpu")
-weights = {name: imagenet.find_weights(name, weights_dir) for name in models}
+weights = {name: imagenet.find_weights(name, imagenet.hub_checkpoints() if pretrained else "") for name in models}
 for name, path in weights.items():
     print(f"{name}: {'pretrained weights ' + str(path) if path else 'untrained (torchvision initialisation)'}")
 

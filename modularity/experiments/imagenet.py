@@ -10,7 +10,12 @@ import torch
 from modularity import dag_graph
 from modularity.models import imagenet
 
-__all__ = ["find_weights", "run_model"]
+__all__ = ["find_weights", "hub_checkpoints", "run_model"]
+
+
+def hub_checkpoints() -> str:
+    """Where torchvision keeps downloaded weights: torch's hub folder (``TORCH_HOME``) / checkpoints."""
+    return str(Path(torch.hub.get_dir()) / "checkpoints")
 
 
 def find_weights(name: str, weights_dir: str) -> Path | None:
@@ -23,7 +28,7 @@ def find_weights(name: str, weights_dir: str) -> Path | None:
     if not found:
         raise FileNotFoundError(f"no {name}-*.pth in {folder}: download torchvision's {name} ImageNet weights "
                                 f"(torchvision.models.{name}(weights='DEFAULT') puts them in "
-                                "~/.cache/torch/hub/checkpoints) or leave weights_dir empty for untrained weights")
+                                "~/.cache/torch/hub/checkpoints) or run with untrained weights")
     return found[-1]
 
 
