@@ -135,22 +135,20 @@ trained_settings = {
                                 mask_lr=cifar_mask_lr, beta=cifar_beta)}
 
 
-units = {}
+results = {}
 for name in networks:
     settings = planted_settings.get(name) or trained_settings[name]
     shaped_by = ({"network_settings": asdict(settings[0]), "mask_settings": asdict(settings[1])}
                  if isinstance(settings, tuple) else asdict(settings))
     per_class = {"class_k": class_k} if name in mc.CLASS_NETWORKS else {}
     params = {"network": name, **shaped_by, **asdict(compare_settings), **per_class, "device": torch_device.type}
-    for seed in range(seeds):
-        units[name, seed] = cache.Unit(f"masks_vs_clusters/{name}", params, seed, mc.run,
-                                       (name, settings, compare_settings, seed, torch_device, class_k),
-                                       scope=mc.__name__)
-computed = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
-results = {name: [computed[name, seed] for seed in range(seeds)] for name in networks}
-for (name, seed), r in computed.items():
-    print(f"{name} seed {seed}: scores {', '.join(f'{t} {v:.3f}' for t, v in r['task_scores'].items())}; "
-          f"AMI {r['usage']['ami']:.3f} (null {r['usage']['null_mean']:.3f}, p {r['usage']['p']:.3f})")
+    results[name] = [cache.cached(f"masks_vs_clusters/{name}", params, seed,
+                                  lambda: mc.run(name, settings, compare_settings, seed, torch_device, class_k),
+                                  scope=mc.__name__)
+                     for seed in range(seeds)]
+    for seed, r in enumerate(results[name]):
+        print(f"{name} seed {seed}: scores {', '.join(f'{t} {v:.3f}' for t, v in r['task_scores'].items())}; "
+              f"AMI {r['usage']['ami']:.3f} (null {r['usage']['null_mean']:.3f}, p {r['usage']['p']:.3f})")
 
 # %% [markdown]
 # ## The positive control: planted circuits
