@@ -155,7 +155,7 @@ def record_loaded_code() -> None:
     """Record every loaded package module (the run's render identity); the runner calls it last."""
     provenance.record("identity", "render_code", {path: sha for path, sha in sorted(loaded_package_files().items())
                                                   if path not in PIPELINE})
-    if "results_code" not in provenance.read(os.environ.get(provenance.ENV, "")).get("identity", {}):
+    if "results_code" not in provenance.current("identity"):
         code_files()  # a notebook that cached nothing: every loaded computation module computed its numbers
 
 
@@ -193,10 +193,15 @@ def load_checked(path: Path):
     return None if data is None else torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
 
 
+def _published_path(namespace: str, name: str) -> Path | None:
+    """Where a published result is read from when re-rendering (None when not re-rendering)."""
+    folder = os.environ.get(RESULTS_IN)
+    return Path(folder) / namespace / f"{name}.pt.gz" if folder else None
+
+
 def _published_result(namespace: str, name: str) -> tuple[Any, bytes | None]:
     """``(value, stored bytes)`` of a published result, or ``(None, None)``."""
-    folder = os.environ.get(RESULTS_IN)
-    path = Path(folder) / namespace / f"{name}.pt.gz" if folder else None
+    path = _published_path(namespace, name)
     if path is None or not path.exists():
         return None, None
     stored = path.read_bytes()
@@ -283,8 +288,7 @@ class Unit:
         return cache_path(self.namespace, self.params, self.seed, self.scope)
 
     def available(self) -> bool:
-        folder = os.environ.get(RESULTS_IN)
-        published = folder and (Path(folder) / self.namespace / f"{published_name(self.params, self.seed)}.pt.gz")
+        published = _published_path(self.namespace, published_name(self.params, self.seed))
         return bool(published and published.exists()) or self.path().exists()
 
 
@@ -301,8 +305,7 @@ def cached_many(units: list[Unit]) -> list[Any]:
 
             for unit, result in ray_executor.compute(missing):
                 save_checked(unit.path(), result)
-            done_before = provenance.read(os.environ.get(provenance.ENV, "")).get("run", {}).get("ray_units", 0)
-            provenance.record("run", "ray_units", done_before + len(missing))
+            provenance.record("run", "ray_units", provenance.current("run").get("ray_units", 0) + len(missing))
     return [cached(unit.namespace, unit.params, unit.seed, unit.compute, unit.scope) for unit in units]
 
 

@@ -22,6 +22,11 @@ def record(section: str, key: str, value) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
+def current(section: str) -> dict:
+    """What the current run has recorded so far in ``section`` (empty outside a runner call)."""
+    return read(os.environ.get(ENV, "")).get(section, {})
+
+
 def read(path: str | Path) -> dict:
     if not path:
         return {}

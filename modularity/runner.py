@@ -434,7 +434,7 @@ def published_beside(name: str, preset: str) -> dict | None:
     manifest = read_manifest(name, preset)
     if manifest is None:
         return None
-    read = provenance.read(os.environ.get(provenance.ENV, "")).get("identity", {}).get("reads_runs", {})
+    read = provenance.current("identity").get("reads_runs", {})
     provenance.record("identity", "reads_runs", read | {f"{name}@{preset}": manifest["notebook_sha256"]})
     return {"parameters": manifest["parameters"], "metrics": manifest["metrics"]}
 
