@@ -54,7 +54,8 @@ def _ours(chunks, k: int) -> tuple[float, list[float]]:
 
 
 def vgg_channel_graph(seed: int = 0) -> clustering.LayeredGraph:
-    """The channel graph (Σ|kernel| per channel pair) of a freshly initialised CIFAR-10 VGG at width 1."""
+    """The channel graph (the induced 1-norm of each kernel slice, as the clusterability chapter builds it) of a
+    freshly initialised CIFAR-10 VGG at width 1."""
     from modularity.experiments import clusterability
 
     model = clusterability.build("vgg", "cifar10", clusterability.VGGSettings(), "none", seed)

@@ -16,7 +16,6 @@ does. The ``layer`` null model permutes every convolution's kernel norms (zeros 
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,7 +134,7 @@ def channel_dag(model: nn.Module) -> ChannelDAG:
                     blocks.append(Block(index, source_group, group(current, conv.out_channels), scale))
                 elif user.op == "output":
                     continue
-                elif _passes_through(user, modules) or user.target in (operator.add, torch.add):
+                elif _passes_through(user, modules):  # activations, pooling, residual additions
                     stack.append((user, scale))
     # a group can be reached by several paths: each block stays, the adjacency sums them
     return ChannelDAG(groups, kernels, blocks)

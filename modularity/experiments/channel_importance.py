@@ -11,7 +11,8 @@ channel sets of that layer:
   (P2's objective for channels) reaches a higher objective (upper tail) and a lower-entropy prediction
   (lower tail);
 - coherence on real inputs: the training images that drive the set most (Σ of each channel's largest
-  column sum of |output|, P2's per-channel activation) have a lower-entropy label histogram (lower tail).
+  column sum of |output|, P2's per-channel activation) have a lower-entropy label histogram (lower tail;
+  ``importance.example_coherence``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from torch import nn
 
 from modularity import clustering, lesions, tracing
 from modularity.experiments import clusterability as cl
-from modularity.experiments.importance import optimise_inputs, sub_clusters, unit_sets, visualisation_record
+from modularity.experiments.importance import (
+    example_coherence,
+    optimise_inputs,
+    sub_clusters,
+    unit_sets,
+    visualisation_record,
+)
 
 __all__ = ["analyse_network", "channel_activations", "conv_layers", "feature_visualisation", "importance",
            "run_network", "weight_partition"]
@@ -100,19 +107,6 @@ def feature_visualisation(model: nn.Module, layer: int, sets: list[np.ndarray], 
     return visualisation_record(scores, entropy)
 
 
-def example_coherence(activations: list[torch.Tensor], labels: torch.Tensor, layer: int, sets: list[np.ndarray],
-                      n_classes: int, top: int = 10) -> dict:
-    """The entropy of the labels of the ``top`` inputs that drive each set most (lower: one class's features)."""
-    entropies = []
-    for channels in sets:
-        drive = activations[layer][:, torch.as_tensor(channels)].sum(dim=1)
-        counts = torch.bincount(labels[drive.topk(top).indices], minlength=n_classes).to(torch.float64)
-        entropies.append(float(lesions.entropy(counts / counts.sum())))
-    entropies = np.array(entropies)
-    return {"p_examples": lesions.percentile(entropies[0], entropies[1:], "lower"),
-            "example_entropy": float(entropies[0])}
-
-
 def analyse_network(model: nn.Module, data, seed: int, k: int, n_random: int, test_subset: int,
                     activation_examples: int, vis_steps: int, vis_lr: float) -> dict:
     """Every sub-cluster of the weight partition of one trained CNN (evaluation mode): importance, feature
@@ -130,6 +124,7 @@ def analyse_network(model: nn.Module, data, seed: int, k: int, n_random: int, te
                   "size": len(cluster.units)}
         record |= importance(model, convs[cluster.layer], sets, x_eval, y_eval, base, 10)
         record |= feature_visualisation(model, cluster.layer, sets, tuple(x_train.shape[1:]), vis_steps, vis_lr, seed)
+        # the MLP's test: channel activations are norms, so its |·| of a pre-activation changes nothing here
         record |= example_coherence(activations, y_train[:activation_examples], cluster.layer, sets, 10)
         records.append(record)
     return {"records": records, "base_acc": base}
