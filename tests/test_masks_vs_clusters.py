@@ -78,8 +78,11 @@ def test_the_cifar_chapters_cnn_is_compared_channel_by_channel(data_root_with_da
     from modularity.experiments import cifar
 
     settings = cifar.Settings("cnn", base_steps=3, mask_steps=2, width=0.125, batch_size=8, mask_batch_size=8)
-    result = mc.run("cifar_cnn", settings, mc.CompareSettings(n_permutations=5, n_random_sets=3, n_lesion_null=2),
+    result = mc.run("cifar_cnn", (settings, 40), mc.CompareSettings(n_permutations=5, n_random_sets=3, n_lesion_null=2),
                     seed=0, device=torch.device("cpu"), class_k=3)
     assert result["tasks"] == [str(c) for c in range(10)]
     assert [len(layer) for layer in result["labels"]] == [3, 4, 8, 16, 32, 10]  # colour, conv channels, logits
     assert set(result["kept"]["0"]) <= {0, 1, 2}
+    per_class = torch.bincount(cifar.load_data("cnn", "cpu").y_eval[:40], minlength=10).numpy()
+    scored = np.array([result["task_scores"][str(c)] for c in range(10)]) * per_class  # correct images per class
+    assert np.allclose(scored, np.round(scored))  # accuracies over the first 40 evaluation images only

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from modularity import alignment, clustering, lesions, masking
+from modularity import alignment, clustering, lesions, masking, tracing
 from modularity.data import arithmetic as ar
 from modularity.experiments import addmul, cifar, doubleadd, stages
 from modularity.experiments import clusterability as cl
@@ -223,22 +223,27 @@ def mnist_case(name: str, mlp_settings, mask_settings: ClassMaskSettings, seed: 
     return Network(list(model.layers), masking.masked_parameter_names(model, mask_biases=False), masks, scores)
 
 
-def cifar_case(settings: cifar.Settings, seed: int, device: torch.device, progress: bool = True) -> Network:
+def cifar_case(settings: cifar.Settings, seed: int, device: torch.device, progress: bool = True,
+               score_images: int = 0) -> Network:
     """The CIFAR-10 class-removal chapter's simple CNN and masks (its store, so its chapter and this one train
     them once), one class-specific mask per class, at channel level: the chain runs from the image's colour
     channels through every conv layer's channels (global average pooling keeps one value per channel) to
-    the logits. The score of a class is its accuracy on the chapter's evaluation set."""
+    the logits. The score of a class is its accuracy on the chapter's evaluation set, or on its first
+    ``score_images`` images (0: all): the lesion null scores every cluster and random set on them."""
     data = cifar.load_data(settings.model, device)
     base_store, store = stages.stores("cifar", settings, device.type, seed)
     model, control, removed = cifar.class_removal_masks(settings, seed, data, range(10), base_store, store, progress)
-    chain = [(name, m) for name, m in model.named_children() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    layers, names = [m for _, m in chain], [f"{name}.weight" for name, _ in chain]
+    layers = tracing.weighted_chain(model, (torch.nn.Conv2d, torch.nn.Linear))
+    module_names = {module: name for name, module in model.named_modules()}
+    names = [f"{module_names[layer]}.weight" for layer in layers]
     without = {str(c): Mask.from_logits(logits) for c, logits in zip(range(10), removed)}
     masks = {c: alignment.channel_level(m.subset(names))
              for c, m in class_specific(Mask.from_logits(control), without).items()}
+    scored = replace(data, x_eval=data.x_eval[:score_images], y_eval=data.y_eval[:score_images]) if score_images \
+        else data
 
     def scores() -> dict[str, float]:
-        return {str(c): float(accuracy) for c, accuracy in enumerate(np.diag(cifar.confusion(model, data)))}
+        return {str(c): float(accuracy) for c, accuracy in enumerate(np.diag(cifar.confusion(model, scored)))}
 
     return Network(layers, names, masks, scores)
 
@@ -342,7 +347,7 @@ def run(name: str, settings, compare_settings: CompareSettings, seed: int, devic
     """One seed of the named network (``planted``, ``planted_shared``: ``PlantedSettings``; ``addmul_fnn``:
     ``addmul.Settings``; ``doubleadd_fnn``, ``doubleadd_fnn_copyweight``: ``doubleadd.Settings``; ``mnist_mlp``,
     ``mnist_mlp_pruned_dropout``: the clusterability chapter's ``Settings`` and a ``ClassMaskSettings``;
-    ``cifar_cnn``: ``cifar.Settings``). Networks with a mask per class are clustered into ``class_k`` clusters
+    ``cifar_cnn``: ``cifar.Settings`` and how many evaluation images score it, 0 for all). Networks with a mask per class are clustered into ``class_k`` clusters
     (the clusterability chapter's k), the others into ``compare_settings.k``."""
     if name.startswith("planted"):
         return run_planted(settings, compare_settings, seed)
@@ -352,6 +357,7 @@ def run(name: str, settings, compare_settings: CompareSettings, seed: int, devic
         set_determinism(seed)
         return compare(mnist_case(name, mlp_settings, mask_settings, seed, device), per_class, seed)
     if name == "cifar_cnn":
-        return compare(cifar_case(settings, seed, device), per_class, seed)
+        cifar_settings, score_images = settings
+        return compare(cifar_case(cifar_settings, seed, device, score_images=score_images), per_class, seed)
     case = addmul_case if name == "addmul_fnn" else doubleadd_case
     return compare(case(settings, seed, device), compare_settings, seed)
