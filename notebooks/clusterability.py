@@ -172,7 +172,7 @@ shown
 # The authors' numbers are means over the 5 networks (10 for the cluster-gradient rows) of each row of the
 # result files committed with the original code, trained 20 + 20 epochs (10 + 10 for the cluster-gradient
 # rows), k = 12, 50 `layer` shuffles; the source column names each file (the paper PDFs could not be read
-# offline). A missing number is one those files do not give. P1b has no greyscale-CIFAR MLP at k = 12 (P1
+# offline). One table per dataset, every row of this run; a missing number (—) is one those files do not give. P1b has no greyscale-CIFAR MLP at k = 12 (P1
 # studied it at k ∈ {2, 7, 10} with 320 shuffles: the `paper_p1` preset).
 #
 # Each row's agreement is computed by one rule (`verdicts.agreement_with_authors`): the two runs are compared
@@ -203,18 +203,22 @@ def show(rows):
 comparison_rows = []
 for (d, s), r in table.iterrows():
     theirs = authors.p1b_row(d, s) if comparable else None
+    comparison_rows.append(beside_authors(d, s, r, theirs))
     if theirs is None:
         continue
-    comparison_rows.append(beside_authors(d, s, r, theirs))
     row_name = f"{cl.METRIC_PREFIX[d]}_{s}"
     for key, value in (("ncut", theirs.ncut), ("z", theirs.z)):
         if value is not None:
             glue(f"{row_name}_authors_{key}", value)
     glue(f"{row_name}_agreement", comparison_rows[-1]["agreement"])
-if comparison_rows:
-    show(comparison_rows)
-else:
-    print("no row the authors published at this k and null model")
+for dataset in datasets:  # one table per dataset, in P1b's layout
+    print(dataset)
+    show([row for row in comparison_rows if row["dataset"] == dataset])
+with_authors = [row["agreement"] for row in comparison_rows if row["agreement"] != "no authors' row"]
+glue("agreement_summary", f"of the {len(with_authors)} rows with an authors' number, " + ", ".join(
+    f"{with_authors.count(level)} {level}" for level in ("agrees", "partly", "disagrees", "not comparable")
+    if with_authors.count(level)) if with_authors else "no row has an authors' number at this k and null model")
+
 
 # %% [markdown]
 # ## Shuffled n-cuts and the true n-cut
@@ -224,11 +228,15 @@ else:
 
 # %%
 mlp_rows = primary[primary.kind == "mlp"]
-fig, axes = plt.subplots(len(datasets), len(settings), figsize=(2.4 * len(settings), 2.3 * len(datasets)),
+pairs = list(mlp_rows.groupby(["dataset", "setting"], sort=False).groups)
+n_cols = min(len(pairs), 6)
+fig, axes = plt.subplots(-(-len(pairs) // n_cols), n_cols, figsize=(2.4 * n_cols, 2.3 * -(-len(pairs) // n_cols)),
                          squeeze=False, constrained_layout=True)
 palette = sns.color_palette("colorblind", networks)
-for (i, dataset), (j, setting) in itertools.product(enumerate(datasets), enumerate(settings)):
-    ax = axes[i, j]
+for ax, (dataset, setting) in itertools.zip_longest(axes.flat, pairs, fillvalue=(None, None)):
+    if dataset is None:
+        ax.set_visible(False)
+        continue
     for _, r in mlp_rows[(mlp_rows.dataset == dataset) & (mlp_rows.setting == setting)].iterrows():
         ax.hist(r.shuffle_ncuts, bins=15, color=palette[r.seed], alpha=0.45)
         ax.axvline(r.ncut, color=palette[r.seed], lw=2)
@@ -436,6 +444,14 @@ for dataset in datasets:
     print(verdict(dataset))
 pruned_rows = [table.loc[d].loc[s] for d in datasets for s in ("pruned", "pruned_dropout") if s in table.loc[d].index]
 glue("claim_status", verdicts.claim_status([int(r.n_significant) == int(r.n_networks) for r in pruned_rows]))
+other_datasets = [d for d in datasets if d not in ("mnist", "fashion_mnist", "cifar10_gray")]
+glue("other_datasets_verdict", "; ".join(verdict(d) for d in other_datasets) if other_datasets else
+     "not run at this preset (LINES, RANDOM, POLY and the 7 × 7 MNIST are in the `cpu_all_rows` and `paper` presets)")
+random_networks = mlp_rows[mlp_rows.dataset == "random"]
+# the control's claim: networks trained on unlearnable data do *not* fall below every shuffle
+glue("random_control", (f"{verdicts.claim_status(~random_networks.below_every_shuffle.astype(bool))} "
+                        f"({int(random_networks.below_every_shuffle.sum())} of {len(random_networks)} RANDOM networks, "
+                        "every setting, below every shuffle)") if len(random_networks) else "not run at this preset")
 unpruned_authors = [authors.p1b_row(d, s) for d in ("mnist", "fashion_mnist") for s in ("plain", "dropout")]
 glue("authors_unpruned", f"{sum(r.below_every_shuffle == 1 for r in unpruned_authors)} of {len(unpruned_authors)} "
      f"(plain and dropout on both datasets) with every network below every shuffle, mean z between "
@@ -463,6 +479,11 @@ glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} ep
 # {glue:text}`fashion_verdict`.
 #
 # {glue:text}`cifar10_gray_verdict`.
+#
+# The other datasets: {glue:text}`other_datasets_verdict`. The unlearnable-data control (the claim that
+# networks trained on RANDOM images and labels do *not* become clusterable, by the same rule): {glue:text}`random_control`.
+#
+# Beside P1b's published rows: {glue:text}`agreement_summary`.
 #
 # For the pruned + dropout MLPs, the headline setting of the papers, the mean z-score against the shuffles
 # is {glue:text}`mnist_pruned_dropout_z:.1f` on MNIST and {glue:text}`fashion_pruned_dropout_z:.1f` on
