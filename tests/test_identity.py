@@ -114,6 +114,11 @@ def test_book_prefers_paper_and_never_an_adhoc_preset(project, monkeypatch):
     assert runner.best_fresh_preset("seeds") == "paper"
     (project / "notebooks" / "presets.yaml").write_text("seeds:\n  smoke: {n: 1}\n  cpu: {n: 2}\n  aaa: {n: 3}\n")
     assert runner.best_fresh_preset("seeds") == "cpu"
+    (project / "notebooks" / "presets.yaml").write_text(
+        "seeds:\n  smoke: {n: 1}\n  cpu: {n: 2}\n  cpu_all_rows: {n: 3}\n  long: {n: 4}\n")
+    assert runner.best_fresh_preset("seeds") == "long"  # paper > long > cpu_all_rows > cpu
+    monkeypatch.setattr(runner, "status", lambda name, preset: ("missing" if preset == "long" else "fresh", ""))
+    assert runner.best_fresh_preset("seeds") == "cpu_all_rows"
 
 
 def test_certified_refactor_is_accepted_and_only_that_version(project, capsys):
