@@ -347,8 +347,9 @@ def run(name: str, settings, compare_settings: CompareSettings, seed: int, devic
     """One seed of the named network (``planted``, ``planted_shared``: ``PlantedSettings``; ``addmul_fnn``:
     ``addmul.Settings``; ``doubleadd_fnn``, ``doubleadd_fnn_copyweight``: ``doubleadd.Settings``; ``mnist_mlp``,
     ``mnist_mlp_pruned_dropout``: the clusterability chapter's ``Settings`` and a ``ClassMaskSettings``;
-    ``cifar_cnn``: ``cifar.Settings`` and how many evaluation images score it, 0 for all). Networks with a mask per class are clustered into ``class_k`` clusters
-    (the clusterability chapter's k), the others into ``compare_settings.k``."""
+    ``cifar_cnn``: ``cifar.Settings`` and how many evaluation images score it, 0 for all). Networks with a mask
+    per class are clustered into ``class_k`` clusters (the clusterability chapter's k), the others into
+    ``compare_settings.k``."""
     if name.startswith("planted"):
         return run_planted(settings, compare_settings, seed)
     per_class = replace(compare_settings, k=class_k)
