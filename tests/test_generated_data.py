@@ -151,6 +151,12 @@ def test_each_dataset_runs_the_factors_p1b_trains_on_it():
     assert cl.applies("mnist_7x7", "cluster_grad") and cl.applies("mnist_7x7", "none")
     assert not cl.applies("mnist", "cluster_grad") and not cl.applies("mnist_7x7", "l1")
     assert cl.applies("poly", "l2") and not cl.applies("poly", "dropout") and cl.applies("lines", "none")
+    # the authors' scripts: POLY plain, L1, L2 only; LINES and RANDOM plain (P1's controls); greyscale CIFAR-10 P1's two
+    assert not cl.applies("poly", "clusterable_init") and not cl.applies("lines", "dropout")
+    assert [r for r in ("none", "dropout", "l1", "l2", "clusterable_init") if cl.applies("random", r)] == ["none"]
+    assert cl.applies("cifar10_gray", "dropout") and not cl.applies("cifar10_gray", "l1")
+    assert all(cl.applies(d, r) for d in ("mnist", "fashion_mnist")
+               for r in ("none", "dropout", "l1", "l2", "clusterable_init", "halves_same", "halves_diff"))
     assert cl.applies("cifar10", "l2", kind="cnn") and not cl.applies("cifar10", "none")  # colour: CNN only
     assert not cl.applies("mnist", "halves_diff", kind="cnn") and not cl.applies("cifar10_gray", "none", kind="cnn")
     colour = cl.build("cnn", "cifar10", cl.Settings(), "none")
