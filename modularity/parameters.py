@@ -12,8 +12,8 @@ A comment may end in rules on the value's meaning, in brackets, separated by ``;
 
 ``at least``, ``above``, ``at most``, ``below`` compare a number (every element of a list); ``non-empty``
 refuses an empty list; ``one of:`` names the allowed strings; ``multiple of`` names other parameters whose
-product must divide the value. (Words, not ``>=``: papermill allows one ``=`` per line.) ``resolve`` checks
-every rule before anything runs.
+product must divide the value; ``empty or a folder`` wants "" or an existing directory (a user's data).
+(Words, not ``>=``: papermill allows one ``=`` per line.) ``resolve`` checks every rule before anything runs.
 """
 
 from __future__ import annotations
@@ -167,6 +167,9 @@ def _broken(rule: str, name: str, value, values: dict, declared: dict) -> str | 
         allowed = [a.strip() for a in rule[len("one of:"):].split(",")]
         bad = [v for v in items if v not in allowed]
         return f"must be one of {', '.join(allowed)}; got {', '.join(map(repr, bad))}" if bad else None
+    if rule == "empty or a folder":
+        bad = [v for v in items if v and not Path(v).expanduser().is_dir()]
+        return f"must be empty or an existing folder; {bad[0]!r} is not one" if bad else None
     if rule.startswith("multiple of"):
         factors = [f.strip() for f in rule[len("multiple of"):].split("*")]
         unknown = [f for f in factors if f not in declared]
@@ -184,7 +187,7 @@ def _broken(rule: str, name: str, value, values: dict, declared: dict) -> str | 
             bad = [v for v in items if not compare(v, bound)]
             return f"must be {rule}; got {value!r}" if bad else None
     raise ParameterError(f"parameter {name!r}: unknown rule [{rule}]; rules are at least, above, at most, below, "
-                         "non-empty, one of:, multiple of")
+                         "non-empty, one of:, multiple of, empty or a folder")
 
 
 def resolve(declared: dict[str, Parameter], preset_values: dict, overrides: dict) -> dict:

@@ -41,6 +41,11 @@ pretrained: bool = False  # torchvision's ImageNet weights from torch's hub fold
 k: int = 12  # clusters (P1b: 12) [at least 2]
 n_shuffles: int = 19  # layer shuffles per model (P1b: 100) [at least 1]
 seed: int = 0  # seed of the untrained weights and of the clustering [at least 0]
+images: str = ""  # a folder of labelled ImageNet images, one sub-folder per class (valprep.sh's layout), for Hod et al.'s importance test; "" skips it [empty or a folder]
+images_per_class: int = 10  # images of each class the lesions are scored on [at least 1]
+image_size: int = 224  # side of the centre crop the images are scored at (torchvision's models: 224) [at least 32]
+importance_k: int = 32  # clusters of the importance test (P2 on ImageNet: 32) [at least 2]
+n_random: int = 19  # random same-size channel sets per sub-cluster (P2: 19) [at least 1]
 
 # %%
 from modularity.parameters import check_notebook_parameters
@@ -48,6 +53,7 @@ from modularity.parameters import check_notebook_parameters
 check_notebook_parameters("imagenet_models", globals())  # papermill and Jupyter get the runner's checks
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from modularity import authors, cache, provenance, verdicts
@@ -127,5 +133,42 @@ glue("authors_rows", f"{theirs}, each below all of its 100 shuffles ({authors.IM
 # {glue:text}`summary`
 #
 # The authors' pretrained rows, for comparison when the `pretrained` preset has run: {glue:text}`authors_rows`.
-# Hod et al.'s importance and coherence tests on ImageNet models also need ImageNet's validation images, which
-# the book does not have offline; they are not run here.
+#
+# ## Importance of channel clusters (Hod et al.), where you have ImageNet images
+# Hod et al. (*Detecting Modularity in Deep Neural Networks*; original code `thestephencasper/local_specialization`)
+# lesion the channel sub-clusters of ImageNet networks as they do those of MLPs: the network's channel graph is
+# clustered (k = 32 on ImageNet), a sub-cluster is one cluster's channels within one tensor that convolutions
+# read (a residual stream counts), and it is *important* when closing its channels lowers mean per-class
+# accuracy more than closing any of its random same-size channel sets. Closing acts on the traced graph, so a
+# residual stream's channels can be closed where no module outputs them. The test needs labelled ImageNet
+# images, which the book does not have offline: give the `images` parameter a folder laid out as ImageNet's
+# validation set (one sub-folder per class, named by its WordNet id) to run it, on the pretrained weights
+# where the `pretrained` switch finds them.
+
+# %%
+if images:
+    importance_units = [cache.Unit("imagenet_models/importance",
+                                   {"model": name, "weights": path.name if path else "untrained", "k": importance_k,
+                                    "n_random": n_random, "images": images, "images_per_class": images_per_class,
+                                    "image_size": image_size},
+                                   seed, imagenet.run_importance,
+                                   (name, str(path) if path else None, images, images_per_class, importance_k,
+                                    n_random, seed, image_size), scope=imagenet.__name__)
+                        for name, path in weights.items()]
+    importance_results = dict(zip(models, cache.cached_many(importance_units)))
+    chance = 1 / (n_random + 1)
+    importance_parts = []
+    for name, r in importance_results.items():
+        important = [bool(np.isclose(record["p_mean"], chance)) for record in r["records"]]
+        share = float(np.mean(important)) if important else float("nan")
+        glue(f"{name}_frac_important", share)
+        importance_parts.append(f"{name}: {sum(important)} of {len(important)} channel sub-clusters important "
+                                f"({share:.0%}; chance {chance:.0%}; above chance: "
+                                f"{verdicts.above_chance(sum(important), len(important), chance)})")
+    glue("importance_summary", "; ".join(importance_parts))
+else:
+    glue("importance_summary", "not run: no ImageNet images were given (the `images` parameter)")
+print("importance:", "; ".join(importance_parts) if images else "not run (no images)")
+
+# %% [markdown]
+# Importance at this run: {glue:text}`importance_summary`.

@@ -34,6 +34,8 @@ def cli(capsys, *args):
     ("cifar_class_removal", ["-p", "classes", "[3, 10]"], "'classes' must be at most 9"),
     ("performance", ["-p", "threads", "0"], "'threads' must be at least 1"),
     ("add_mul", ["-p", "beta", "-0.0001"], "'beta' must be at least 0"),
+    ("imagenet_models", ["-p", "images", "/no/such/folder"],
+     "'images' must be empty or an existing folder; '/no/such/folder' is not one"),
 ])
 def test_meaningless_values_are_refused_before_anything_runs(capsys, tmp_path, monkeypatch, notebook, args, message):
     monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")

@@ -134,11 +134,16 @@ def importance(model, cluster: SubCluster, sets: list[np.ndarray], hidden: list[
     tail) and of the class-specificity range (upper tail)."""
     layer_hidden = hidden[cluster.layer]
     logits = lesions.forward_from(model, cluster.layer, layer_hidden, lesions.lesion_masks(layer_hidden.shape[1], sets))
-    accs = lesions.class_accuracies(logits, y, n_classes).numpy()
+    return importance_record(lesions.class_accuracies(logits, y, n_classes).numpy(), base_acc)
+
+
+def importance_record(accs: np.ndarray, base_acc: np.ndarray) -> dict:
+    """The importance statistics of one sub-cluster from the per-class accuracies (sets × classes) with it
+    lesioned (row 0) and with each random set lesioned (the other rows)."""
     means = accs.mean(axis=1)
     ranges = np.array([lesions.range_statistic(a, base_acc) for a in accs])
     largest = (base_acc[None] - accs).max(axis=1)  # the largest drop of any one class
-    n_random = len(sets) - 1
+    n_random = len(accs) - 1
     return {"p_mean": lesions.percentile(means[0], means[1:], "lower"),
             "p_range": lesions.percentile(ranges[0], ranges[1:], "upper"),
             "p_max_class_drop": lesions.percentile(largest[0], largest[1:], "upper"),
