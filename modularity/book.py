@@ -1,7 +1,7 @@
 """Build the Jupyter Book from the published runs: re-render or rerun what changed, stage chapters, build strictly.
 
 Each chapter page is the most preferred published run of its notebook (``runner.BOOK_PREFERENCE``: ``paper``,
-``long``, ``cpu_all_rows``, then ``cpu``; never an ad-hoc or smoke preset) that is fresh or only needs
+``long``, ``paper_mlp``, ``cpu_all_rows``, then ``cpu``; never an ad-hoc or smoke preset) that is fresh or only needs
 re-rendering, with a banner saying which preset, hardware and data it came from. A ``render`` run is
 re-executed from its stored per-seed results into the book's staging folder (seconds, no training;
 ``book/runs`` is not touched). A stale ``cpu`` run is rerun, except a run made before runs recorded their

@@ -116,9 +116,14 @@ def test_book_prefers_paper_and_never_an_adhoc_preset(project, monkeypatch):
     assert runner.best_fresh_preset("seeds") == "cpu"
     (project / "notebooks" / "presets.yaml").write_text(
         "seeds:\n  smoke: {n: 1}\n  cpu: {n: 2}\n  cpu_all_rows: {n: 3}\n  long: {n: 4}\n")
-    assert runner.best_fresh_preset("seeds") == "long"  # paper > long > cpu_all_rows > cpu
+    assert runner.best_fresh_preset("seeds") == "long"  # paper > long > paper_mlp > cpu_all_rows > cpu
     monkeypatch.setattr(runner, "status", lambda name, preset: ("missing" if preset == "long" else "fresh", ""))
     assert runner.best_fresh_preset("seeds") == "cpu_all_rows"
+    (project / "notebooks" / "presets.yaml").write_text(
+        "seeds:\n  smoke: {n: 1}\n  cpu: {n: 2}\n  cpu_all_rows: {n: 3}\n  paper_mlp: {n: 4}\n  paper: {n: 5}\n")
+    assert runner.best_fresh_preset("seeds") == "paper"
+    monkeypatch.setattr(runner, "status", lambda name, preset: ("missing" if preset == "paper" else "fresh", ""))
+    assert runner.best_fresh_preset("seeds") == "paper_mlp"  # paper's GPU parts never ran
 
 
 def test_certified_refactor_is_accepted_and_only_that_version(project, capsys):
