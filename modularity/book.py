@@ -2,7 +2,9 @@
 
 Each chapter page is the most preferred published run of its notebook (``runner.BOOK_PREFERENCE``: ``paper``,
 ``long``, ``paper_mlp``, ``cpu_all_rows``, then ``cpu``; never an ad-hoc or smoke preset) that is fresh or only needs
-re-rendering, with a banner saying which preset, hardware and data it came from. A ``render`` run is
+re-rendering, with a banner saying which preset, hardware and data it came from; every other such run of the
+notebook gets a page of its own beside the chapter (a section under it, linked from its banner), so that a
+larger preset never hides the ``cpu`` run a laptop reproduces. A ``render`` run is
 re-executed from its stored per-seed results into the book's staging folder (seconds, no training;
 ``book/runs`` is not touched). A stale ``cpu`` run is rerun, except a run made before runs recorded their
 code: the book shows it as it is, under a warning that says so, until it is republished.
@@ -17,6 +19,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import yaml
 
 from modularity import runner
 
@@ -33,8 +36,18 @@ def _describe(manifest: dict) -> str:
             f"{manifest.get('wall_time_s', 0) / 60:.1f} min · commit `{commit}` · data: {data or 'none'}")
 
 
-def stage_chapter(name: str, preset: str, source: Path | None = None, warning: str = "") -> Path:
-    """Copy a published (or freshly re-rendered) run into the book with a provenance banner after its title."""
+def page_name(name: str, preset: str, shown: str | None) -> str:
+    """A chapter's page is its notebook's name; a run shown beside it is ``{notebook}-{preset}``."""
+    return name if preset == shown else f"{name}-{preset}"
+
+
+def stage_chapter(name: str, preset: str, source: Path | None = None, warning: str = "",
+                  shown: str | None = None, beside: tuple[str, ...] = ()) -> Path:
+    """Copy a published (or freshly re-rendered) run into the book with a provenance banner after its title.
+
+    ``shown`` is the preset of the chapter's own page (default: this one); a run of another preset is staged as
+    a page beside it, and the chapter's banner links to every run in ``beside``."""
+    shown = shown or preset
     manifest = runner.read_manifest(name, preset)
     nb = nbformat.read(source or runner.RUNS / name / f"{preset}.ipynb", as_version=4)
     rendered = (" Re-rendered for this build from the run's stored per-seed results, by today's notebook and "
@@ -43,23 +56,53 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
         rendered += (f" Since the run, {', '.join(f'`{f}`' for f in entry['files'])} changed; the change was "
                      f"certified not to change the numbers: {entry['evidence']}.")
     kind = "warning" if warning else "note"
+    if preset == shown:
+        what = "This chapter is the published run"
+        links = "".join(f" The same chapter at the `{other}` preset: {{doc}}`{page_name(name, other, shown)}`."
+                        for other in beside)
+    else:
+        what = "This page is the published run"
+        links = f" The chapter itself shows the `{shown}` run: {{doc}}`{name}`."
     banner = nbformat.v4.new_markdown_cell(
-        f":::{{{kind}}}\n{warning}This chapter is the published run **{name} @ {preset}**: {_describe(manifest)}."
-        f"{rendered} Rerun it with `python -m modularity run {name} --preset {preset}`.\n:::")
+        f":::{{{kind}}}\n{warning}{what} **{name} @ {preset}**: {_describe(manifest)}."
+        f"{rendered} Rerun it with `python -m modularity run {name} --preset {preset}`.{links}\n:::")
     nb.cells.insert(1, banner)
     for cell in nb.cells:  # papermill's injected copy of the parameters: the declared cell already shows them
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
     GENERATED.mkdir(parents=True, exist_ok=True)
-    out = GENERATED / f"{name}.ipynb"
+    out = GENERATED / f"{page_name(name, preset, shown)}.ipynb"
     nbformat.write(nb, out)
     return out
 
 
-def write_runs_page(shown: dict[str, str | None]) -> None:
+def presets_beside(name: str, shown: str) -> tuple[str, ...]:
+    """The other book presets of a chapter whose published runs are fresh or only need re-rendering, in the
+    book's order of preference: shown on pages beside the chapter (a ``long`` run's chapter keeps its ``cpu`` run
+    in view)."""
+    presets = runner.presets_of(name)
+    return tuple(p for p in runner.BOOK_PREFERENCE if p != shown and p in presets
+                 and runner.status(name, p)[0] in ("fresh", "render"))
+
+
+def write_toc(beside: dict[str, tuple[str, ...]]) -> Path:
+    """The committed table of contents with each chapter's runs beside it as its sections."""
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    for part in toc["parts"]:
+        for chapter in part["chapters"]:
+            name = chapter["file"].removeprefix("_generated/")
+            if beside.get(name):
+                chapter["sections"] = [{"file": f"_generated/{page_name(name, p, None)}"} for p in beside[name]]
+    out = GENERATED / "_toc.yml"
+    out.write_text(yaml.safe_dump(toc, sort_keys=False))
+    return out
+
+
+def write_runs_page(shown: dict[str, str | None], beside: dict[str, tuple[str, ...]] | None = None) -> None:
     lines = ["# Every published run", "",
-             "Each row is a run under `book/runs/`; *shown* marks the one the book uses for that chapter. "
+             "Each row is a run under `book/runs/`; *shown* marks the one the book uses for that chapter, *beside* a "
+             "run on a page of its own under that chapter. "
              "Before every build each run is checked against today's code: *fresh* (today's code computes exactly "
              "this), *render* (only the notebook or presentation code changed: re-rendered from the run's stored "
              "per-seed results) or *stale* (the code that computed its numbers changed).", "",
@@ -72,7 +115,8 @@ def write_runs_page(shown: dict[str, str | None]) -> None:
         hw = manifest.get("hardware", {})
         device = f"{manifest.get('device')} — {hw.get('gpu') or hw.get('cpu')}"
         data = ", ".join(f"{k} ({v.get('source')})" for k, v in manifest.get("data", {}).items()) or "none"
-        shown_mark = "yes" if shown.get(row["notebook"]) == row["preset"] else ""
+        shown_mark = ("yes" if shown.get(row["notebook"]) == row["preset"] else
+                      "beside" if row["preset"] in (beside or {}).get(row["notebook"], ()) else "")
         lines.append(f"| {row['notebook']} | {row['preset']} | {row['status']} | {shown_mark} | {device} | "
                      f"{data} | {manifest.get('wall_time_s', 0) / 60:.1f} min | "
                      f"`{(manifest.get('git', {}).get('commit') or '')[:10]}` |")
@@ -137,13 +181,24 @@ def chapters_in_toc() -> list[str]:
             and not line.strip().endswith("runs")]
 
 
+def _rendered_if_needed(name: str, preset: str) -> Path | None:
+    """A ``render`` run re-executed from its stored per-seed results into the staging folder; None if fresh."""
+    if runner.status(name, preset)[0] != "render":
+        return None
+    print(f"{name}: re-rendering {preset} from its stored per-seed results", file=sys.stderr)
+    source = GENERATED / "renders" / f"{name}-{preset}.ipynb"
+    runner.execute(name, preset, progress=False, render=True,
+                   destination=runner.RunPaths(source, source.with_suffix(".json"), False))
+    return source
+
+
 def build(rerun: bool = True) -> int:
     """Re-render ``render`` runs, rerun stale or missing ``cpu`` runs (unless ``rerun`` is False), stage the
     chapters, build strictly."""
     if GENERATED.exists():
         shutil.rmtree(GENERATED)
     GENERATED.mkdir(parents=True)
-    shown, warned = {}, set()
+    shown, warned, beside = {}, set(), {}
     for name in chapters_in_toc():
         state, reason = runner.status(name, "cpu")
         legacy = state == "stale" and reason.startswith("made before runs recorded")
@@ -162,18 +217,16 @@ def build(rerun: bool = True) -> int:
                           "its numbers may differ from what the current code computes. ")
             continue
         shown[name] = preset
-        source = None
-        if runner.status(name, preset)[0] == "render":
-            print(f"{name}: re-rendering {preset} from its stored per-seed results", file=sys.stderr)
-            source = GENERATED / "renders" / f"{name}-{preset}.ipynb"
-            runner.execute(name, preset, progress=False, render=True,
-                           destination=runner.RunPaths(source, source.with_suffix(".json"), False))
-        stage_chapter(name, preset, source)
-    write_runs_page(shown)
+        beside[name] = presets_beside(name, preset)
+        for run in (preset, *beside[name]):
+            stage_chapter(name, run, _rendered_if_needed(name, run), shown=preset, beside=beside[name])
+    write_runs_page(shown, beside)
     write_status_table(shown, warned)
     (GENERATED / "shown.json").write_text(json.dumps(shown, indent=1))
+    toc = write_toc(beside)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    command = [str(jupyter_book), "build", str(BOOK), "--builder", "html", "-W", "-n", "--keep-going"]
+    command = [str(jupyter_book), "build", str(BOOK), "--toc", str(toc), "--builder", "html", "-W", "-n",
+               "--keep-going"]
     result = subprocess.run(command, cwd=runner.REPO)
     if result.returncode:
         print("error: the book did not build cleanly (warnings are errors); see the log above", file=sys.stderr)

@@ -7,6 +7,7 @@ import shutil
 
 import nbformat
 import pytest
+import yaml
 
 from modularity import book
 from modularity.glue import glued_values
@@ -89,3 +90,24 @@ def test_chapter_figures_load_and_glued_numbers_appear(built_book, name):
 def test_the_front_page_states_each_chapters_computed_verdict(metrics, cell, monkeypatch):
     monkeypatch.setattr(book.runner, "read_manifest", lambda name, preset: {"metrics": metrics})
     assert book.claim_cell("any", "cpu", warning=False) == cell
+
+
+def test_other_fresh_presets_get_pages_beside_their_chapter(monkeypatch, tmp_path):
+    monkeypatch.setattr(book.runner, "presets_of",
+                        lambda name: {p: {} for p in ("smoke", "cpu", "adhoc", "long", "paper_mlp")})
+    monkeypatch.setattr(book.runner, "status",
+                        lambda name, preset: ("missing", "missing") if preset == "long" else ("fresh", ""))
+    assert book.presets_beside("x", "paper_mlp") == ("cpu",)  # never smoke, ad hoc or a missing run
+    assert book.presets_beside("x", "cpu") == ("paper_mlp",)
+    assert book.page_name("x", "cpu", "paper_mlp") == "x-cpu" and book.page_name("x", "cpu", "cpu") == "x"
+
+    monkeypatch.setattr(book, "GENERATED", tmp_path)
+    toc = yaml.safe_load(book.write_toc({"clusterability": ("cpu_all_rows", "cpu")}).read_text())
+    committed = yaml.safe_load((book.BOOK / "_toc.yml").read_text())
+    assert toc["root"] == committed["root"] and [p["caption"] for p in toc["parts"]] == [
+        p["caption"] for p in committed["parts"]]
+    chapters = [c for part in toc["parts"] for c in part["chapters"]]
+    clusterability = next(c for c in chapters if c["file"] == "_generated/clusterability")
+    assert clusterability["sections"] == [{"file": "_generated/clusterability-cpu_all_rows"},
+                                          {"file": "_generated/clusterability-cpu"}]
+    assert all("sections" not in c for c in chapters if c is not clusterability)
