@@ -63,6 +63,7 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
     else:
         what = "This page is the published run"
         links = f" The chapter itself shows the `{shown}` run: {{doc}}`{name}`."
+        _retitle(nb, f" — the `{preset}` run")
     banner = nbformat.v4.new_markdown_cell(
         f":::{{{kind}}}\n{warning}{what} **{name} @ {preset}**: {_describe(manifest)}."
         f"{rendered} Rerun it with `python -m modularity run {name} --preset {preset}`.{links}\n:::")
@@ -75,6 +76,19 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
     out = GENERATED / f"{page_name(name, preset, shown)}.ipynb"
     nbformat.write(nb, out)
     return out
+
+
+def _retitle(nb, suffix: str) -> None:
+    """Append ``suffix`` to the notebook's title (the first level-1 heading), so that a page beside a chapter
+    does not read as the chapter in the table of contents."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            lines = cell.source.splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith("# "):
+                    lines[i] = line + suffix
+                    cell.source = "\n".join(lines)
+                    return
 
 
 def presets_beside(name: str, shown: str) -> tuple[str, ...]:

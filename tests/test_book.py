@@ -111,3 +111,20 @@ def test_other_fresh_presets_get_pages_beside_their_chapter(monkeypatch, tmp_pat
     assert clusterability["sections"] == [{"file": "_generated/clusterability-cpu_all_rows"},
                                           {"file": "_generated/clusterability-cpu"}]
     assert all("sections" not in c for c in chapters if c is not clusterability)
+
+
+def test_a_page_beside_its_chapter_links_back_and_says_which_run_it_is(monkeypatch, tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_markdown_cell("Intro\n# Clusterability\ntext")])
+    source = tmp_path / "run.ipynb"
+    nbformat.write(nb, source)
+    monkeypatch.setattr(book.runner, "read_manifest", lambda name, preset: {"preset": preset, "wall_time_s": 60})
+    monkeypatch.setattr(book, "GENERATED", tmp_path / "generated")
+    beside = book.stage_chapter("clusterability", "cpu", source, shown="paper_mlp", beside=("cpu",))
+    chapter = book.stage_chapter("clusterability", "paper_mlp", source, shown="paper_mlp", beside=("cpu",))
+    assert beside.name == "clusterability-cpu.ipynb" and chapter.name == "clusterability.ipynb"
+    beside_nb, chapter_nb = (nbformat.read(p, as_version=4) for p in (beside, chapter))
+    assert "# Clusterability — the `cpu` run" in beside_nb.cells[2].source
+    assert "The chapter itself shows the `paper_mlp` run: {doc}`clusterability`" in beside_nb.cells[1].source
+    assert "# Clusterability\n" in chapter_nb.cells[2].source
+    assert "The same chapter at the `cpu` preset: {doc}`clusterability-cpu`" in chapter_nb.cells[1].source
