@@ -96,4 +96,6 @@ def describe(name: str, preset: str) -> str | None:
         return None
     hours, left_out = found
     text = f"≈ {hours:,.0f} h on one CPU core (estimated)" if hours >= 1 else f"≈ {hours * 60:.0f} min (estimated)"
-    return text + (f", plus {' and '.join(left_out)} (none at cpu to scale from; GPU work)" if left_out else "")
+    if left_out:
+        text += f", plus {' and '.join(left_out)} (not estimated: the cpu run has none to scale from)"
+    return text

@@ -45,7 +45,7 @@ LOCAL_RUNS = (REPO if IN_CHECKOUT else Path.cwd()).resolve() / "runs_local"
 TEST_PRESET = "smoke"  # exercises every code path for the tests; never published, never in the book
 REQUIRED_PRESETS = (TEST_PRESET, "cpu")
 # The presets the book may show, most preferred first; any other preset (ad hoc, smoke) never replaces cpu.
-BOOK_PREFERENCE = ("paper", "long", "paper_mlp", "cpu_all_rows", "cpu")
+BOOK_PREFERENCE = ("paper", "long", "paper_mlp", "cpu_all_rows", "cpu_narrow_vgg", "cpu")
 RUN_ENV = "MODULARITY_RUN"  # "notebook@preset" of the run the kernel executes
 IDENTITY_CELL_TAG = "modularity-identity"
 IDENTITY_CELL = "from modularity import cache as _cache\n_cache.record_loaded_code()"
