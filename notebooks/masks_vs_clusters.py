@@ -38,12 +38,20 @@
 # unequal size, and the same with a third circuit that both tasks use — on which both methods must find the
 # planted modules. Then the networks of the weight-mask chapters: the +/* FNN (add and mul masks) and the +/+
 # FNN (pair 1 and pair 2 masks) with its copy-weight control, trained by those chapters' own code at their own
-# settings.
+# settings. Then networks with one mask per class: the clusterability chapter's MNIST MLPs (plain, and pruned
+# after dropout training) and the CIFAR-10 chapter's simple CNN. A class's mask is what the network needs for
+# that class and not for the others: the weights a control mask (trained on every class) keeps and the mask
+# trained without that class drops, as in the CIFAR-10 class-removal chapter. The CNN is compared at channel
+# level: a channel is a unit, the weight between two channels is the summed magnitude of their kernel, and a
+# mask keeps a channel pair when it keeps any weight of its kernel. Unlike the clusterability chapter's channel
+# graph, which leaves out the image and the dense layers, the chain here runs from the image's three colour
+# channels through every conv layer to the logits (global average pooling leaves one value per channel), so
+# that every conv channel is a hidden unit that masks can use and lesions can remove.
 
 # %% tags=["parameters"]
 preset: str = ""  # in Jupyter, "smoke" takes every value below from that preset (seconds, not minutes)
 seeds: int = 3  # number of seeds 0..seeds-1 per network [at least 2]
-networks: list[str] = ["planted", "planted_shared", "addmul_fnn", "doubleadd_fnn", "doubleadd_fnn_copyweight"]  # which networks [non-empty; one of: planted, planted_shared, addmul_fnn, doubleadd_fnn, doubleadd_fnn_copyweight]
+networks: list[str] = ["planted", "planted_shared", "addmul_fnn", "doubleadd_fnn", "doubleadd_fnn_copyweight", "mnist_mlp", "mnist_mlp_pruned_dropout", "cifar_cnn"]  # which networks [non-empty; one of: planted, planted_shared, addmul_fnn, doubleadd_fnn, doubleadd_fnn_copyweight, mnist_mlp, mnist_mlp_pruned_dropout, cifar_cnn]
 planted_groups: list[int] = [3, 6]  # inputs of each task's own planted circuit [non-empty; at least 1]
 planted_shared_inputs: int = 2  # inputs of the circuit both tasks use in `planted_shared` [at least 1]
 planted_mask_steps: int = 600  # mask training steps on the planted networks [at least 1]
@@ -52,7 +60,22 @@ addmul_base_steps: int = 8000  # +/* FNN base training steps (its chapter's cpu 
 addmul_mask_steps: int = 8000  # +/* mask steps per stage (its chapter's cpu value) [at least 1]
 doubleadd_base_steps: int = 8000  # +/+ FNN base training steps (its chapter's cpu value) [at least 1]
 doubleadd_mask_steps: int = 3000  # +/+ mask steps per stage (its chapter's cpu value) [at least 1]
+mnist_hidden: list[int] = [256, 256, 256, 256]  # MNIST MLP hidden sizes, as in the clusterability chapter [non-empty; at least 1]
+mnist_epochs: int = 10  # MNIST MLP training epochs (the clusterability chapter's cpu value) [at least 1]
+mnist_prune_epochs: int = 10  # pruning epochs of mnist_mlp_pruned_dropout (the clusterability chapter's cpu value) [at least 1]
+mnist_train_subset: int = 0  # train the MNIST MLPs and masks on the first n training images (0: all) [at least 0]
+mnist_test_subset: int = 0  # score the MNIST MLPs on the first n test images (0: all) [at least 0]
+class_mask_steps: int = 2000  # steps of each MNIST class mask (control and one without each class) [at least 1]
+class_beta: float = 0.0001  # logit penalty of the MNIST class masks [at least 0]
+cifar_width: float = 0.5  # channel multiplier of the CIFAR-10 CNN (its chapter's cpu value) [above 0]
+cifar_base_steps: int = 4000  # CIFAR-10 CNN base training steps (its chapter's cpu value) [at least 1]
+cifar_mask_steps: int = 2000  # CIFAR-10 mask steps per stage (its chapter's cpu value) [at least 1]
+cifar_batch_size: int = 64  # CIFAR-10 base and mask batch size (its chapter's cpu value) [at least 1]
+cifar_mask_lr: float = 0.01  # CIFAR-10 mask learning rate (its chapter's cpu value) [above 0]
+cifar_beta: float = 0.00015  # CIFAR-10 logit penalty (its chapter's cpu value) [at least 0]
+cifar_score_images: int = 2000  # CIFAR-10 class accuracies (and every lesion of the null) on the first n evaluation images (0: all 10,000) [at least 0]
 k: int = 4  # spectral clusters of the trained FNNs (the planted ones use one per planted module) [at least 2]
+class_k: int = 12  # spectral clusters of the networks with one mask per class (the clusterability chapter's k) [at least 2]
 n_permutations: int = 1000  # permutations of the AMI null [at least 1]
 n_random_sets: int = 100  # random weight sets of the subgraph-cut null [at least 1]
 n_lesion_null: int = 50  # random unit sets of the lesion-against-mask null [at least 1]
@@ -71,7 +94,8 @@ import torch
 
 from modularity import cache, chance, plots, provenance, stats, tables, verdicts
 from modularity.data import arithmetic, pair_arithmetic
-from modularity.experiments import addmul, doubleadd
+from modularity.experiments import addmul, cifar, doubleadd
+from modularity.experiments import clusterability as cl
 from modularity.experiments import masks_vs_clusters as mc
 from modularity.glue import glue
 from modularity.train import choose_device
@@ -93,6 +117,9 @@ print(f"device {torch_device}, torch threads {torch.get_num_threads()}")
 # %%
 compare_settings = mc.CompareSettings(k=k, n_permutations=n_permutations, n_random_sets=n_random_sets,
                                       n_lesion_null=n_lesion_null)
+mnist_settings = cl.Settings(hidden=mnist_hidden, epochs=mnist_epochs, prune_epochs=mnist_prune_epochs,
+                             train_subset=mnist_train_subset, test_subset=mnist_test_subset)
+class_mask_settings = mc.ClassMaskSettings(mask_steps=class_mask_steps, beta=class_beta)
 planted_settings = {
     "planted": mc.PlantedSettings(groups=tuple(planted_groups), mask_steps=planted_mask_steps),
     "planted_shared": mc.PlantedSettings(groups=tuple(planted_groups), shared=planted_shared_inputs,
@@ -101,20 +128,34 @@ trained_settings = {
     "addmul_fnn": addmul.Settings("fnn", fnn_hidden, addmul_base_steps, addmul_mask_steps),
     "doubleadd_fnn": doubleadd.Settings("fnn", fnn_hidden, doubleadd_base_steps, doubleadd_mask_steps),
     "doubleadd_fnn_copyweight": doubleadd.Settings("fnn_copyweight", fnn_hidden, doubleadd_base_steps,
-                                                   doubleadd_mask_steps)}
+                                                   doubleadd_mask_steps),
+    "mnist_mlp": (mnist_settings, class_mask_settings),
+    "mnist_mlp_pruned_dropout": (mnist_settings, class_mask_settings),
+    "cifar_cnn": (cifar.Settings("cnn", cifar_base_steps, cifar_mask_steps, width=cifar_width,
+                                 batch_size=cifar_batch_size, mask_batch_size=cifar_batch_size,
+                                 mask_lr=cifar_mask_lr, beta=cifar_beta), cifar_score_images)}
 
 
-results = {}
+units = {}
 for name in networks:
     settings = planted_settings.get(name) or trained_settings[name]
-    params = {"network": name, **asdict(settings), **asdict(compare_settings), "device": torch_device.type}
-    results[name] = [cache.cached(f"masks_vs_clusters/{name}", params, seed,
-                                  lambda: mc.run(name, settings, compare_settings, seed, torch_device),
-                                  scope=mc.__name__)
-                     for seed in range(seeds)]
-    for seed, r in enumerate(results[name]):
-        print(f"{name} seed {seed}: scores {', '.join(f'{t} {v:.3f}' for t, v in r['task_scores'].items())}; "
-              f"AMI {r['usage']['ami']:.3f} (null {r['usage']['null_mean']:.3f}, p {r['usage']['p']:.3f})")
+    if name == "cifar_cnn":
+        shaped_by = asdict(settings[0]) | {"score_images": settings[1]}
+    elif isinstance(settings, tuple):
+        shaped_by = {"network_settings": asdict(settings[0]), "mask_settings": asdict(settings[1])}
+    else:
+        shaped_by = asdict(settings)
+    per_class = {"class_k": class_k} if name in mc.CLASS_NETWORKS else {}
+    params = {"network": name, **shaped_by, **asdict(compare_settings), **per_class, "device": torch_device.type}
+    for seed in range(seeds):
+        units[name, seed] = cache.Unit(f"masks_vs_clusters/{name}", params, seed, mc.run,
+                                       (name, settings, compare_settings, seed, torch_device, class_k),
+                                       scope=mc.__name__)
+computed = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+results = {name: [computed[name, seed] for seed in range(seeds)] for name in networks}
+for (name, seed), r in computed.items():
+    print(f"{name} seed {seed}: scores {', '.join(f'{t} {v:.3f}' for t, v in r['task_scores'].items())}; "
+          f"AMI {r['usage']['ami']:.3f} (null {r['usage']['null_mean']:.3f}, p {r['usage']['p']:.3f})")
 
 # %% [markdown]
 # ## The positive control: planted circuits
@@ -249,8 +290,12 @@ glue("answer", f"of the {len(trained)} trained networks, " + ", ".join(
     f"{count} {level}" for level, count in counts.items() if count) if trained else "no trained network was run")
 for name, value in metrics.items():
     glue(name, value)
-glue("run_size", f"{seeds} seeds per network; FNN hidden {fnn_hidden}; k = {k} clusters for the trained FNNs; "
-     f"{n_permutations} permutations, {n_random_sets} random weight sets and {n_lesion_null} random unit sets")
+glue("run_size", f"{seeds} seeds per network; FNN hidden {fnn_hidden}; k = {k} clusters for the trained FNNs, "
+     f"{class_k} for the networks with a mask per class; MNIST MLPs {mnist_hidden} trained {mnist_epochs} epochs "
+     f"(pruned {mnist_prune_epochs} more), {class_mask_steps} steps per class mask; CIFAR-10 CNN of width "
+     f"{cifar_width}, {cifar_base_steps} base and {cifar_mask_steps} mask steps, scored on "
+     f"{cifar_score_images or 'all'} evaluation images; {n_permutations} permutations, "
+     f"{n_random_sets} random weight sets and {n_lesion_null} random unit sets")
 tables.metrics_table(metrics)
 
 # %% [markdown]
@@ -263,6 +308,9 @@ tables.metrics_table(metrics)
 # - {glue:text}`addmul_fnn_verdict`
 # - {glue:text}`doubleadd_fnn_verdict`
 # - {glue:text}`doubleadd_fnn_copyweight_verdict`
+# - {glue:text}`mnist_mlp_verdict`
+# - {glue:text}`mnist_mlp_pruned_dropout_verdict`
+# - {glue:text}`cifar_cnn_verdict`
 #
 # On the planted networks, masks recover {glue:text}`planted_recovered_masks:.0%` and spectral clusters
 # {glue:text}`planted_recovered_clusters:.0%` of the planted modules (both together
@@ -274,6 +322,6 @@ tables.metrics_table(metrics)
 # are the ones whose removal costs that task.
 #
 # This run used {glue:text}`run_size`. The `paper` preset trains the FNNs at the size and step counts of the
-# weight-mask paper (2000×4, 20,000 base and mask steps, 10 seeds), where the masks are closer to binary and
-# the clusters of a wider network may separate the operations more clearly. What this chapter does not yet cover — the MNIST MLPs with one mask per
-# class, the CIFAR-10 CNN at channel level, and a `paper`-scale preset — is listed on the deviations page.
+# weight-mask paper (2000×4, 20,000 base and mask steps, 10 seeds), the MNIST MLPs for P1b's 20 + 20 epochs and
+# the CIFAR-10 CNN at full width for 20,000 steps, where the masks are closer to binary and the clusters of a
+# wider network may separate the tasks more clearly; it has not been run (see the deviations page).
