@@ -91,15 +91,6 @@ def _retitle(nb, suffix: str) -> None:
                     return
 
 
-def presets_beside(name: str, shown: str) -> tuple[str, ...]:
-    """The other book presets of a chapter whose published runs are fresh or only need re-rendering, in the
-    book's order of preference: shown on pages beside the chapter (a ``long`` run's chapter keeps its ``cpu`` run
-    in view)."""
-    presets = runner.presets_of(name)
-    return tuple(p for p in runner.BOOK_PREFERENCE if p != shown and p in presets
-                 and runner.status(name, p)[0] in ("fresh", "render"))
-
-
 def write_toc(beside: dict[str, tuple[str, ...]]) -> Path:
     """The committed table of contents with each chapter's runs beside it as its sections."""
     toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
@@ -195,9 +186,9 @@ def chapters_in_toc() -> list[str]:
             and not line.strip().endswith("runs")]
 
 
-def _rendered_if_needed(name: str, preset: str) -> Path | None:
+def _rendered_if_needed(name: str, preset: str, state: str) -> Path | None:
     """A ``render`` run re-executed from its stored per-seed results into the staging folder; None if fresh."""
-    if runner.status(name, preset)[0] != "render":
+    if state != "render":
         return None
     print(f"{name}: re-rendering {preset} from its stored per-seed results", file=sys.stderr)
     source = GENERATED / "renders" / f"{name}-{preset}.ipynb"
@@ -222,7 +213,8 @@ def build(rerun: bool = True) -> int:
                                       "--no-rerun")
             print(f"{name}: cpu run {state} ({reason}); rerunning (this can take up to an hour)", file=sys.stderr)
             runner.execute(name, "cpu")
-        preset = runner.best_fresh_preset(name)
+        runs = runner.book_presets(name)  # each run's state, computed once
+        preset = next(iter(runs), None)
         if preset is None:  # only a run made before run identities: shown as it is, under a warning
             print(f"{name}: cpu run {reason}; shown with a warning until it is republished", file=sys.stderr)
             shown[name] = "cpu"
@@ -231,9 +223,9 @@ def build(rerun: bool = True) -> int:
                           "its numbers may differ from what the current code computes. ")
             continue
         shown[name] = preset
-        beside[name] = presets_beside(name, preset)
-        for run in (preset, *beside[name]):
-            stage_chapter(name, run, _rendered_if_needed(name, run), shown=preset, beside=beside[name])
+        beside[name] = tuple(runs)[1:]
+        for run, run_state in runs.items():
+            stage_chapter(name, run, _rendered_if_needed(name, run, run_state), shown=preset, beside=beside[name])
     write_runs_page(shown, beside)
     write_status_table(shown, warned)
     (GENERATED / "shown.json").write_text(json.dumps(shown, indent=1))

@@ -558,11 +558,17 @@ def run_table() -> list[dict]:
     return rows
 
 
-def best_fresh_preset(name: str) -> str | None:
-    """The preset the book shows: the first of ``BOOK_PREFERENCE`` whose run is fresh or only needs
-    re-rendering; an ad-hoc or smoke preset never."""
+def book_presets(name: str) -> dict[str, str]:
+    """``{preset: state}`` of the notebook's ``BOOK_PREFERENCE`` presets whose run is fresh or only needs
+    re-rendering, most preferred first; an ad-hoc or smoke preset never."""
     presets = presets_of(name)
-    return next((p for p in BOOK_PREFERENCE if p in presets and status(name, p)[0] in ("fresh", "render")), None)
+    states = {p: status(name, p)[0] for p in BOOK_PREFERENCE if p in presets}
+    return {p: state for p, state in states.items() if state in ("fresh", "render")}
+
+
+def best_fresh_preset(name: str) -> str | None:
+    """The preset the book shows: the first of ``book_presets``."""
+    return next(iter(book_presets(name)), None)
 
 
 def main_run(name: str, preset: str, overrides: dict, render: bool = False, executor: Executor | None = None) -> int:

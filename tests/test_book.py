@@ -97,8 +97,9 @@ def test_other_fresh_presets_get_pages_beside_their_chapter(monkeypatch, tmp_pat
                         lambda name: {p: {} for p in ("smoke", "cpu", "adhoc", "long", "paper_mlp")})
     monkeypatch.setattr(book.runner, "status",
                         lambda name, preset: ("missing", "missing") if preset == "long" else ("fresh", ""))
-    assert book.presets_beside("x", "paper_mlp") == ("cpu",)  # never smoke, ad hoc or a missing run
-    assert book.presets_beside("x", "cpu") == ("paper_mlp",)
+    # the chapter shows the first; the others get pages beside it; never smoke, ad hoc or a missing run
+    assert book.runner.book_presets("x") == {"paper_mlp": "fresh", "cpu": "fresh"}
+    assert list(book.runner.book_presets("x")) == ["paper_mlp", "cpu"]
     assert book.page_name("x", "cpu", "paper_mlp") == "x-cpu" and book.page_name("x", "cpu", "cpu") == "x"
 
     monkeypatch.setattr(book, "GENERATED", tmp_path)
