@@ -36,9 +36,14 @@ def _describe(manifest: dict) -> str:
             f"{manifest.get('wall_time_s', 0) / 60:.1f} min · commit `{commit}` · data: {data or 'none'}")
 
 
-def page_name(name: str, preset: str, shown: str | None) -> str:
-    """A chapter's page is its notebook's name; a run shown beside it is ``{notebook}-{preset}``."""
-    return name if preset == shown else f"{name}-{preset}"
+def beside_page_name(name: str, preset: str) -> str:
+    """The page of a run shown beside its chapter: ``{notebook}-{preset}``."""
+    return f"{name}-{preset}"
+
+
+def page_name(name: str, preset: str, shown: str) -> str:
+    """A chapter's page is its notebook's name; any other run of it has a page beside it."""
+    return name if preset == shown else beside_page_name(name, preset)
 
 
 def stage_chapter(name: str, preset: str, source: Path | None = None, warning: str = "",
@@ -58,7 +63,7 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
     kind = "warning" if warning else "note"
     if preset == shown:
         what = "This chapter is the published run"
-        links = "".join(f" The same chapter at the `{other}` preset: {{doc}}`{page_name(name, other, shown)}`."
+        links = "".join(f" The same chapter at the `{other}` preset: {{doc}}`{beside_page_name(name, other)}`."
                         for other in beside)
     else:
         what = "This page is the published run"
@@ -98,7 +103,7 @@ def write_toc(beside: dict[str, tuple[str, ...]]) -> Path:
         for chapter in part["chapters"]:
             name = chapter["file"].removeprefix("_generated/")
             if beside.get(name):
-                chapter["sections"] = [{"file": f"_generated/{page_name(name, p, None)}"} for p in beside[name]]
+                chapter["sections"] = [{"file": f"_generated/{beside_page_name(name, p)}"} for p in beside[name]]
     out = GENERATED / "_toc.yml"
     out.write_text(yaml.safe_dump(toc, sort_keys=False))
     return out

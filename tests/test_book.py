@@ -101,6 +101,7 @@ def test_other_fresh_presets_get_pages_beside_their_chapter(monkeypatch, tmp_pat
     assert book.runner.book_presets("x") == {"paper_mlp": "fresh", "cpu": "fresh"}
     assert list(book.runner.book_presets("x")) == ["paper_mlp", "cpu"]
     assert book.page_name("x", "cpu", "paper_mlp") == "x-cpu" and book.page_name("x", "cpu", "cpu") == "x"
+    assert book.beside_page_name("x", "cpu") == "x-cpu"
 
     monkeypatch.setattr(book, "GENERATED", tmp_path)
     toc = yaml.safe_load(book.write_toc({"clusterability": ("cpu_all_rows", "cpu")}).read_text())
