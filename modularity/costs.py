@@ -1,5 +1,7 @@
-"""Estimated wall time of a preset that has not been run: its notebook's measured ``cpu`` run, scaled by how
-much more work the preset's parameters ask for.
+"""Estimated cost of a preset that has not been run: a measured run of its notebook, scaled by how much more
+work the preset's parameters ask for. The reference is the fresh run that did the most work (a ``paper_mlp`` run
+says more about ``paper`` than the ``cpu`` run does: it trained its networks instead of reading some from the
+per-seed store), and its cost is counted in core-hours (wall time × the CPUs its Ray workers used).
 
 Work is counted as units × steps × weights: the independent units (seeds, networks, β values, class pairs),
 the training steps (or epochs) each runs, and the weights every step touches (a layer list's weight count, a
@@ -74,19 +76,47 @@ def work(name: str, params: dict) -> float:
     return total
 
 
-def estimate(name: str, preset: str) -> tuple[float, list[str]] | None:
-    """``(hours, parts not counted)`` for a preset of a notebook with a fresh ``cpu`` run, else None."""
-    if name not in DRIVERS or preset in ("cpu", runner.TEST_PRESET):
+def core_hours(manifest: dict) -> float:
+    """A run's wall time × the CPUs it computed on: its Ray workers' (all the machine's when the count was not
+    recorded), else one."""
+    executor = manifest.get("executor", {})
+    cpus = 1
+    if executor.get("name") == "ray":
+        workers = executor.get("workers") or manifest.get("hardware", {}).get("cores") or 1
+        cpus = workers * executor.get("task_cpus", 1)
+    return manifest.get("wall_time_s", 0) / 3600 * cpus
+
+
+def reference_run(name: str, preset: str) -> tuple[str, dict] | None:
+    """The fresh run of another book preset of ``name`` (same architecture) that did the most work."""
+    target = runner.resolved_parameters(name, preset)
+    candidates = []
+    for other in runner.presets_of(name):
+        if other in (preset, runner.TEST_PRESET) or runner.read_manifest(name, other) is None:
+            continue
+        if runner.status(name, other)[0] not in ("fresh", "render"):
+            continue
+        params = runner.resolved_parameters(name, other)
+        if params.get("model") == target.get("model"):  # another architecture's time says nothing about it
+            candidates.append((work(name, params), other, params))
+    if not candidates:
         return None
-    manifest = runner.read_manifest(name, "cpu")
-    if manifest is None or runner.status(name, "cpu")[0] not in ("fresh", "render"):
+    _, other, params = max(candidates, key=lambda c: c[0])
+    return other, params
+
+
+def estimate(name: str, preset: str) -> tuple[float, list[str], str] | None:
+    """``(core-hours, parts not counted, reference preset)`` for a preset not yet run, else None."""
+    if name not in DRIVERS or preset == runner.TEST_PRESET:
         return None
-    cpu, other = runner.resolved_parameters(name, "cpu"), runner.resolved_parameters(name, preset)
-    if cpu.get("model") != other.get("model"):  # another architecture: the cpu run's time says nothing about it
+    found = reference_run(name, preset)
+    if found is None:
         return None
-    ratio = work(name, other) / work(name, cpu)
-    left_out = [what for p, what in OPTIONAL_PARTS.items() if p in cpu and not cpu[p] and other.get(p)]
-    return manifest["wall_time_s"] / 3600 * ratio, left_out
+    reference, params = found
+    other = runner.resolved_parameters(name, preset)
+    ratio = work(name, other) / work(name, params)
+    left_out = [what for p, what in OPTIONAL_PARTS.items() if p in params and not params[p] and other.get(p)]
+    return core_hours(runner.read_manifest(name, reference)) * ratio, left_out, reference
 
 
 def describe(name: str, preset: str) -> str | None:
@@ -94,8 +124,9 @@ def describe(name: str, preset: str) -> str | None:
     found = estimate(name, preset)
     if found is None:
         return None
-    hours, left_out = found
-    text = f"≈ {hours:,.0f} h on one CPU core (estimated)" if hours >= 1 else f"≈ {hours * 60:.0f} min (estimated)"
+    hours, left_out, reference = found
+    size = f"{hours:,.0f} h on one CPU core" if hours >= 1 else f"{hours * 60:.0f} min"
+    text = f"≈ {size} (estimated from the `{reference}` run)"
     if left_out:
-        text += f", plus {' and '.join(left_out)} (not estimated: the cpu run has none to scale from)"
+        text += f", plus {' and '.join(left_out)} (not estimated: the `{reference}` run has none to scale from)"
     return text

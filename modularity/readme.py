@@ -23,6 +23,11 @@ def _runtime(manifest: dict | None, state: str, estimate: str | None = None) -> 
         return "— (older run)"
     minutes = manifest.get("wall_time_s", 0) / 60
     text = f"{minutes:.1f} min" if minutes >= 1 else f"{manifest.get('wall_time_s', 0):.0f} s"
+    executor = manifest.get("executor", {})
+    if executor.get("name") == "ray":
+        workers = f"{executor['workers']} workers" if executor.get("workers") else "workers"
+        cpus = executor.get("task_cpus", 1)
+        return f"{text} (Ray: {workers} of {cpus} CPU{'s' if cpus != 1 else ''})"
     threads = manifest.get("hardware", {}).get("torch_threads")
     return f"{text} ({threads} thread{'s' if threads != 1 else ''})" if threads else text
 

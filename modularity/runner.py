@@ -131,7 +131,7 @@ class Executor:
     def describe(self, units_on_ray: int = 0) -> dict:
         return {"name": self.name} if self.name == "local" else {
             "name": "ray", "address": self.address or "local instance", "task_cpus": self.task_cpus,
-            "units_computed": units_on_ray}
+            "units_computed": units_on_ray} | ({"workers": self.workers} if self.workers else {})
 
 
 @dataclass

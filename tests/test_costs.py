@@ -25,3 +25,31 @@ def test_every_driver_names_parameters_its_notebook_declares():
         params = runner.resolved_parameters(name, "cpu")
         assert set(units) | set(steps) <= set(params), name
         assert all(w > 0 for w in weights(params)), name
+
+
+def test_core_hours_count_the_cpus_of_ray_workers():
+    local = {"wall_time_s": 3600, "executor": {"name": "local"}}
+    assert costs.core_hours(local) == pytest.approx(1.0)
+    ray = {"wall_time_s": 1800, "executor": {"name": "ray", "workers": 2, "task_cpus": 3}}
+    assert costs.core_hours(ray) == pytest.approx(3.0)
+    unrecorded = {"wall_time_s": 1800, "executor": {"name": "ray", "task_cpus": 1}, "hardware": {"cores": 4}}
+    assert costs.core_hours(unrecorded) == pytest.approx(2.0)
+
+
+def test_the_estimate_scales_from_the_fresh_run_that_did_the_most_work(monkeypatch):
+    presets = {"smoke": {"networks": 1}, "cpu": {"networks": 2}, "big": {"networks": 8}, "paper": {"networks": 16},
+               "stale": {"networks": 12}}
+    params = {"hidden": [10], "epochs": 1, "prune_epochs": 1}
+    manifests = {"cpu": {"wall_time_s": 3600, "executor": {"name": "local"}},
+                 "big": {"wall_time_s": 3600, "executor": {"name": "ray", "workers": 2, "task_cpus": 1}},
+                 "stale": {"wall_time_s": 60, "executor": {"name": "local"}}}
+    monkeypatch.setattr(costs.runner, "presets_of", lambda name: presets)
+    monkeypatch.setattr(costs.runner, "resolved_parameters", lambda name, p: params | presets[p])
+    monkeypatch.setattr(costs.runner, "read_manifest", lambda name, p: manifests.get(p))
+    monkeypatch.setattr(costs.runner, "status", lambda name, p: ("stale" if p == "stale" else "fresh", ""))
+    hours, left_out, reference = costs.estimate("importance_coherence", "paper")
+    # "big" did 4× cpu's work, on 2 cores for an hour: 2 core-hours, × 16/8 for paper; the stale run is ignored
+    assert reference == "big" and hours == pytest.approx(4.0) and left_out == []
+    assert costs.describe("importance_coherence", "paper") == "≈ 4 h on one CPU core (estimated from the `big` run)"
+    manifests.pop("big")
+    assert costs.estimate("importance_coherence", "paper")[:3:2] == (pytest.approx(8.0), "cpu")

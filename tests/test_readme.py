@@ -16,3 +16,12 @@ def test_readme_states_no_result_number_outside_generated_blocks():
     outside = readme.BLOCK.sub("", readme.README.read_text())
     for pattern in (r"\d+(\.\d+)? ?steps/s", r"\d+(\.\d+)?×\)", r"\d+\.\d+%"):
         assert not re.search(pattern, outside), f"a result number outside the generated tables: {pattern}"
+
+
+def test_runtime_says_how_a_run_was_computed():
+    local = {"wall_time_s": 90, "hardware": {"torch_threads": 2}, "executor": {"name": "local"}}
+    assert readme._runtime(local, "fresh") == "1.5 min (2 threads)"
+    ray = {"wall_time_s": 600, "executor": {"name": "ray", "workers": 2, "task_cpus": 1}}
+    assert readme._runtime(ray, "fresh") == "10.0 min (Ray: 2 workers of 1 CPU)"
+    assert readme._runtime(None, "missing", "≈ 2 h") == "not run; ≈ 2 h"
+    assert readme._runtime(local, "stale") == "— (older run)"
