@@ -72,6 +72,13 @@ def class_accuracies(logits: torch.Tensor, labels: torch.Tensor, n_classes: int)
 
 
 @torch.no_grad()
+def model_class_accuracies(model, x: torch.Tensor, y: torch.Tensor, n_classes: int, batch: int) -> np.ndarray:
+    """Per-class accuracy of ``model`` on ``x`` (evaluated ``batch`` examples at a time) against labels ``y``."""
+    logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    return class_accuracies(logits, y, n_classes).numpy()
+
+
+@torch.no_grad()
 def hidden_activations(model, x: torch.Tensor) -> list[torch.Tensor]:
     """Post-ReLU activations of every hidden layer of an ``MLP`` (evaluation mode: no dropout)."""
     h, out = x.flatten(1), []

@@ -74,6 +74,9 @@ def test_class_accuracies_by_hand():
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0], [0.0, 2.0]])
     labels = torch.tensor([0, 0, 1, 1])
     assert lesions.class_accuracies(logits, labels, 2).tolist() == [0.5, 0.5]
+    model = torch.nn.Identity()  # the logits are the inputs: the same accuracies, whatever the batch size
+    for batch in (1, 3, 4):
+        assert lesions.model_class_accuracies(model, logits, labels, 2, batch).tolist() == [0.5, 0.5]
 
 
 def test_random_sets_come_from_the_same_layers_valid_units():

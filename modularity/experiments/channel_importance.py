@@ -71,19 +71,13 @@ def channel_activations(model: nn.Module, x: torch.Tensor, batch: int = 500) -> 
     return [torch.cat([p[j] for p in parts]) for j in range(len(convs))]
 
 
-@torch.no_grad()
-def _class_accuracies(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_classes: int, batch: int) -> np.ndarray:
-    logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
-    return lesions.class_accuracies(logits, y, n_classes).numpy()
-
-
 def importance(model: nn.Module, conv: nn.Conv2d, sets: list[np.ndarray], x: torch.Tensor, y: torch.Tensor,
                base_acc: np.ndarray, n_classes: int, batch: int = 500) -> dict:
     """Lesion the sub-cluster's channels (``sets[0]``) and each random set; percentiles as for an MLP."""
     accs = []
     for channels in sets:
         with lesions.lesioned([conv], [channels.tolist()]):
-            accs.append(_class_accuracies(model, x, y, n_classes, batch))
+            accs.append(lesions.model_class_accuracies(model, x, y, n_classes, batch))
     accs = np.array(accs)
     means = accs.mean(axis=1)
     ranges = np.array([lesions.range_statistic(a, base_acc) for a in accs])
@@ -114,7 +108,7 @@ def analyse_network(model: nn.Module, data, seed: int, k: int, n_random: int, te
     model = model.eval()
     x_train, y_train, x_test, y_test = data
     x_eval, y_eval = (x_test[:test_subset], y_test[:test_subset]) if test_subset else (x_test, y_test)
-    base = _class_accuracies(model, x_eval, y_eval, 10, 500)
+    base = lesions.model_class_accuracies(model, x_eval, y_eval, 10, 500)
     activations = channel_activations(model, x_train[:activation_examples])
     layer_labels = weight_partition(model, k, seed=seed)
     convs, rng, records = conv_layers(model), np.random.default_rng(seed), []

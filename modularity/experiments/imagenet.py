@@ -45,13 +45,17 @@ def find_weights(name: str, weights_dir: str) -> Path | None:
     return found[-1]
 
 
+def _model(name: str, weights: str | None, seed: int) -> torch.nn.Module:
+    """The named model with the weight file ``weights``, else torchvision's initialisation drawn from ``seed``."""
+    if weights:
+        return imagenet.load_pretrained(name, weights)
+    torch.manual_seed(seed)
+    return imagenet.ARCHITECTURES[name]().eval()
+
+
 def run_model(name: str, weights: str | None, k: int, n_shuffles: int, seed: int) -> dict:
     """n-cut of the model's channel graph against ``n_shuffles`` layer shuffles."""
-    if weights:
-        model = imagenet.load_pretrained(name, weights)
-    else:
-        torch.manual_seed(seed)
-        model = imagenet.ARCHITECTURES[name]().eval()
+    model = _model(name, weights, seed)
     graph = dag_graph.channel_dag(model)
     result = dag_graph.clusterability(graph, k, n_shuffles, seed)
     return result | {"n_nodes": graph.n_nodes, "n_groups": len(graph.groups), "pretrained": bool(weights)}
@@ -92,12 +96,6 @@ def load_images(folder: str, per_class: int, n_classes: int = 1000, size: int = 
     return torch.stack(images), torch.tensor(labels)
 
 
-@torch.no_grad()
-def _class_accuracies(model, x: torch.Tensor, y: torch.Tensor, n_classes: int, batch: int) -> np.ndarray:
-    logits = torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
-    return lesions.class_accuracies(logits, y, n_classes).numpy()
-
-
 def channel_importance(model: torch.nn.Module, k: int, n_random: int, x: torch.Tensor, y: torch.Tensor,
                        seed: int = 0, batch: int = 50) -> dict:
     """Every sub-cluster of the model's channel graph (k spectral clusters; P2's size filter) lesioned on the
@@ -108,14 +106,14 @@ def channel_importance(model: torch.nn.Module, k: int, n_random: int, x: torch.T
     offsets = np.cumsum([0] + [size for _, size in graph.groups])
     group_labels = [labels[offsets[i]:offsets[i + 1]] for i in range(len(graph.groups))]
     gates, n_classes = ChannelGates(model, dict(graph.groups)), int(y.max()) + 1
-    base = _class_accuracies(gates, x, y, n_classes, batch)
+    base = lesions.model_class_accuracies(gates, x, y, n_classes, batch)
     rng, records = np.random.default_rng(seed), []
     for cluster in importance.sub_clusters(group_labels):
         name = graph.groups[cluster.layer][0]
         accs = []
         for channels in importance.unit_sets(cluster, group_labels, n_random, rng):
             with gates.closed(name, channels.tolist()):
-                accs.append(_class_accuracies(gates, x, y, n_classes, batch))
+                accs.append(lesions.model_class_accuracies(gates, x, y, n_classes, batch))
         records.append({"group": name, "label": cluster.label, "size": len(cluster.units)}
                        | importance.importance_record(np.array(accs), base))
     return {"records": records, "base_acc": base, "n_groups": len(graph.groups)}
@@ -125,10 +123,6 @@ def run_importance(name: str, weights: str | None, images: str, per_class: int, 
                    seed: int, size: int = 224) -> dict:
     """``channel_importance`` of the named model (pretrained where ``weights`` is given) on ``per_class``
     images of each class of the folder ``images``, centre-cropped to ``size``."""
-    if weights:
-        model = imagenet.load_pretrained(name, weights)
-    else:
-        torch.manual_seed(seed)
-        model = imagenet.ARCHITECTURES[name]().eval()
+    model = _model(name, weights, seed)
     x, y = load_images(images, per_class, size=size)
     return channel_importance(model, k, n_random, x, y, seed)
