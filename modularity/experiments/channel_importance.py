@@ -61,10 +61,11 @@ def _outputs(model: nn.Module, convs: list[nn.Conv2d], x: torch.Tensor):
 
 
 @torch.no_grad()
-def channel_activations(model: nn.Module, x: torch.Tensor, batch: int = 500) -> list[torch.Tensor]:
+def channel_activations(model: nn.Module, x: torch.Tensor, batch: int = 500,
+                        convs: list[nn.Conv2d] | None = None) -> list[torch.Tensor]:
     """Per conv layer (examples × channels): the induced 1-norm of each channel's |output| map (the largest
     column sum), P2's one number per channel and input."""
-    convs, parts = conv_layers(model), []
+    convs, parts = convs or conv_layers(model), []
     for start in range(0, len(x), batch):
         _, outs = _outputs(model, convs, x[start:start + batch])
         parts.append([o.abs().sum(dim=2).amax(dim=2) for o in outs])
@@ -88,10 +89,11 @@ def importance(model: nn.Module, conv: nn.Conv2d, sets: list[np.ndarray], x: tor
 
 
 def feature_visualisation(model: nn.Module, layer: int, sets: list[np.ndarray], input_shape: tuple[int, ...],
-                          steps: int = 65, lr: float = 0.05, seed: int = 0) -> dict:
+                          steps: int = 65, lr: float = 0.05, seed: int = 0,
+                          convs: list[nn.Conv2d] | None = None) -> dict:
     """For each set, an input optimised to maximise Σ_{c∈S} |spatial mean of channel c|
     (``optimise_inputs``); the record of the true set against the random ones."""
-    convs = conv_layers(model)
+    convs = convs or conv_layers(model)
     selection = 1 - lesions.lesion_masks(convs[layer].out_channels, sets)  # 1 at the set's channels
 
     def score(images):
@@ -109,15 +111,17 @@ def analyse_network(model: nn.Module, data, seed: int, k: int, n_random: int, te
     x_train, y_train, x_test, y_test = data
     x_eval, y_eval = (x_test[:test_subset], y_test[:test_subset]) if test_subset else (x_test, y_test)
     base = lesions.model_class_accuracies(model, x_eval, y_eval, 10, 500)
-    activations = channel_activations(model, x_train[:activation_examples])
+    convs = conv_layers(model)  # traced once for every sub-cluster's lesion and visualisation
+    activations = channel_activations(model, x_train[:activation_examples], convs=convs)
     layer_labels = weight_partition(model, k, seed=seed)
-    convs, rng, records = conv_layers(model), np.random.default_rng(seed), []
+    rng, records = np.random.default_rng(seed), []
     for cluster in sub_clusters(layer_labels):
         sets = unit_sets(cluster, layer_labels, n_random, rng)
         record = {"partition": "weight_global", "layer": cluster.layer + 1, "label": cluster.label,
                   "size": len(cluster.units)}
         record |= importance(model, convs[cluster.layer], sets, x_eval, y_eval, base, 10)
-        record |= feature_visualisation(model, cluster.layer, sets, tuple(x_train.shape[1:]), vis_steps, vis_lr, seed)
+        record |= feature_visualisation(model, cluster.layer, sets, tuple(x_train.shape[1:]), vis_steps, vis_lr, seed,
+                                        convs=convs)
         # the MLP's test: channel activations are norms, so its |·| of a pre-activation changes nothing here
         record |= example_coherence(activations, y_train[:activation_examples], cluster.layer, sets, 10)
         records.append(record)
