@@ -39,8 +39,9 @@ def glorot_layers(seed: int, sparsity: float = 0.0) -> list[torch.Tensor]:
 
 def _graphs(network: clustering.LayeredGraph, n_graphs: int) -> list[list[torch.Tensor]]:
     """Shuffles of the network, as chunks of batched layer matrices (the clusterability code's layout)."""
-    seeds, batch = list(range(1, n_graphs + 1)), clustering.graphs_per_batch(network.n_nodes)
-    return [clustering.shuffled_weights(network, "layer", seeds[i:i + batch]) for i in range(0, n_graphs, batch)]
+    seeds = list(range(1, n_graphs + 1))
+    return [clustering.shuffled_weights(network, "layer", seeds[i:i + clustering.CHUNK])
+            for i in range(0, n_graphs, clustering.CHUNK)]
 
 
 def _ours(chunks, k: int) -> tuple[float, list[float]]:
@@ -71,7 +72,7 @@ def _scikit_learn(chunks, k: int) -> tuple[float, list[float]]:
             graph = clustering.remove_isolated(clustering.LayeredGraph(
                 [w[i].numpy() for w in chunk], [np.ones(n, bool) for n in sizes]))
             adjacency = graph.adjacency()
-            n_init = clustering.default_n_init(graph.n_nodes)  # the original's call: more restarts on large graphs
+            n_init = 100 if graph.n_nodes > 2000 else 25  # the original's call: more restarts on large graphs
             labels = SpectralClustering(k, affinity="precomputed", eigen_solver="arpack", assign_labels="kmeans",
                                         n_init=n_init, random_state=seed).fit(adjacency).labels_
             ncuts.append(clustering.ncut(adjacency, labels))

@@ -57,9 +57,13 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
     nb = nbformat.read(source or runner.RUNS / name / f"{preset}.ipynb", as_version=4)
     rendered = (" Re-rendered for this build from the run's stored per-seed results, by today's notebook and "
                 "presentation code." if source else "")
-    for entry in manifest.get("identity", {}).get("certified", []):
-        rendered += (f" Since the run, {', '.join(f'`{f}`' for f in entry['files'])} changed; the change was "
-                     f"certified not to change the numbers: {entry['evidence']}.")
+    identity = manifest.get("identity", {})
+    differ = set(runner.changed_since_run(identity)) if identity else set()
+    for entry in identity.get("certified", []):
+        files = [f for f in entry["files"] if f in differ]  # a file changed back since is not a change
+        if files:
+            rendered += (f" Since the run, {', '.join(f'`{f}`' for f in files)} changed; the change was "
+                         f"certified not to change the numbers: {entry['evidence']}.")
     kind = "warning" if warning else "note"
     if preset == shown:
         what = "This chapter is the published run"

@@ -520,6 +520,11 @@ def changed_results_code(identity: dict) -> list[str]:
     return changed
 
 
+def changed_since_run(identity: dict) -> list[str]:
+    """The modules that computed a run and differ today from the versions it recorded (certified or not)."""
+    return _changed_files(identity["results"]["code"])
+
+
 def _changed_files(recorded: dict[str, str]) -> list[str]:
     from modularity.cache import PACKAGE_DIR
 

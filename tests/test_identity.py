@@ -144,6 +144,26 @@ def test_certified_refactor_is_accepted_and_only_that_version(project, capsys):
     assert runner.status("seeds", "cpu") == ("stale", "package code changed: train.py")
 
 
+def test_the_banner_names_only_certified_files_that_still_differ(project, capsys, monkeypatch, tmp_path):
+    from modularity import book
+
+    assert main(["run", "seeds", "--preset", "cpu"]) == 0
+    manifest = manifest_of(project)
+    real = manifest["identity"]["results"]["code"]["train.py"]
+    manifest["identity"]["certified"] = [{"replaces": {"train.py": "1" * 64}, "files": {"train.py": real},
+                                          "evidence": "test evidence", "commits": ["a", "b"], "at": "now"}]
+    monkeypatch.setattr(book, "GENERATED", tmp_path)
+
+    def banner():
+        (project / "book" / "runs" / "seeds" / "cpu.json").write_text(json.dumps(manifest))
+        return "".join(json.loads(book.stage_chapter("seeds", "cpu").read_text())["cells"][1]["source"])
+
+    manifest["identity"]["results"]["code"]["train.py"] = "1" * 64  # the run's train.py differs from today's
+    assert "`train.py` changed" in banner() and "test evidence" in banner()
+    manifest["identity"]["results"]["code"]["train.py"] = real  # the file was changed back: nothing to say
+    assert "changed" not in banner()
+
+
 def test_certification_compares_every_metric_but_time():
     from modularity.certify import metric_differences
 
