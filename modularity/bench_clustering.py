@@ -110,13 +110,6 @@ def benchmark(n_graphs: int = 16, k: int = 12, threads: int = 2, networks: tuple
                             "processor": platform.processor()}, "results": rows}
 
 
-def keeps_pace(speedup_large: float, speedup_mlp: float) -> str:
-    """The verdict on a large graph: is the pipeline as far ahead of scikit-learn there as on the MLP graphs
-    (measured in the same run)?"""
-    return ("as far ahead as on the MLP graphs" if speedup_large >= speedup_mlp
-            else "less far ahead than on the MLP graphs")
-
-
 def format_table(report: dict) -> str:
     lines = [f"{'network':<12}{'nodes':>7}{'ours graphs/s':>15}{'sklearn graphs/s':>18}{'speed-up':>10}"
              f"{'|Δ n-cut|':>11}"]
