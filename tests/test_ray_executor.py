@@ -46,7 +46,7 @@ def test_a_smoke_run_on_ray_with_two_workers_equals_the_local_one(tmp_path, monk
     ray_manifest = json.loads(on_ray.manifest.read_text())
     n_units = len(local_manifest["identity"]["results_files"])
     assert ray_manifest["executor"] == {"name": "ray", "address": "local instance", "task_cpus": 1,
-                                        "units_computed": n_units}
+                                        "units_computed": n_units, "workers": 2}
     assert local_manifest["executor"] == {"name": "local"}
     assert ray_manifest["metrics"] == local_manifest["metrics"]
     assert ray_manifest["identity"]["results_files"] == local_manifest["identity"]["results_files"]
