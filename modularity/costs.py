@@ -92,9 +92,7 @@ def reference_run(name: str, preset: str) -> tuple[str, dict] | None:
     target = runner.resolved_parameters(name, preset)
     candidates = []
     for other in runner.presets_of(name):
-        if other in (preset, runner.TEST_PRESET) or runner.read_manifest(name, other) is None:
-            continue
-        if runner.status(name, other)[0] not in ("fresh", "render"):
+        if other in (preset, runner.TEST_PRESET) or runner.status(name, other)[0] not in runner.CURRENT_STATES:
             continue
         params = runner.resolved_parameters(name, other)
         if params.get("model") == target.get("model"):  # another architecture's time says nothing about it

@@ -19,7 +19,7 @@ BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)"
 def _runtime(manifest: dict | None, state: str, estimate: str | None = None) -> str:
     if not manifest:
         return f"not run; {estimate}" if estimate else "not run"
-    if state not in ("fresh", "render"):
+    if state not in runner.CURRENT_STATES:
         return "— (older run)"
     minutes = manifest.get("wall_time_s", 0) / 60
     text = f"{minutes:.1f} min" if minutes >= 1 else f"{manifest.get('wall_time_s', 0):.0f} s"
@@ -40,7 +40,7 @@ def results_table() -> str:
         state, _ = runner.status(name, preset)
         verdict = book.stated_verdict((manifest or {}).get("metrics", {}))
         status = verdict[1] if verdict else "see the chapter"
-        if state not in ("fresh", "render"):
+        if state not in runner.CURRENT_STATES:
             status = "not yet recomputed by today's code"
         lines.append(f"| {claim} | {title} | {status} | `{preset}` | {state} | {_runtime(manifest, state)} | "
                      f"`python -m modularity run {name} --preset {preset}` |")
@@ -78,7 +78,7 @@ def cpu_book_total() -> tuple[float, int, list[str]]:
         if "cpu" not in runner.presets_of(name):
             continue
         manifest, (state, _) = runner.read_manifest(name, "cpu"), runner.status(name, "cpu")
-        if manifest and state in ("fresh", "render"):
+        if manifest and state in runner.CURRENT_STATES:
             total, counted = total + manifest.get("wall_time_s", 0) / 3600, counted + 1
         else:
             missing.append(name)

@@ -46,6 +46,7 @@ TEST_PRESET = "smoke"  # exercises every code path for the tests; never publishe
 REQUIRED_PRESETS = (TEST_PRESET, "cpu")
 # The presets the book may show, most preferred first; any other preset (ad hoc, smoke) never replaces cpu.
 BOOK_PREFERENCE = ("paper", "long", "paper_mlp", "cpu_all_rows", "cpu_narrow_vgg", "cpu")
+CURRENT_STATES = ("fresh", "render")  # a published run today's code computes (re-rendered if need be)
 RUN_ENV = "MODULARITY_RUN"  # "notebook@preset" of the run the kernel executes
 IDENTITY_CELL_TAG = "modularity-identity"
 IDENTITY_CELL = "from modularity import cache as _cache\n_cache.record_loaded_code()"
@@ -568,7 +569,7 @@ def book_presets(name: str) -> dict[str, str]:
     re-rendering, most preferred first; an ad-hoc or smoke preset never."""
     presets = presets_of(name)
     states = {p: status(name, p)[0] for p in BOOK_PREFERENCE if p in presets}
-    return {p: state for p, state in states.items() if state in ("fresh", "render")}
+    return {p: state for p, state in states.items() if state in CURRENT_STATES}
 
 
 def best_fresh_preset(name: str) -> str | None:

@@ -46,7 +46,8 @@ def test_the_estimate_scales_from_the_fresh_run_that_did_the_most_work(monkeypat
     monkeypatch.setattr(costs.runner, "presets_of", lambda name: presets)
     monkeypatch.setattr(costs.runner, "resolved_parameters", lambda name, p: params | presets[p])
     monkeypatch.setattr(costs.runner, "read_manifest", lambda name, p: manifests.get(p))
-    monkeypatch.setattr(costs.runner, "status", lambda name, p: ("stale" if p == "stale" else "fresh", ""))
+    monkeypatch.setattr(costs.runner, "status", lambda name, p: (
+        "missing" if p not in manifests else "stale" if p == "stale" else "fresh", ""))
     hours, left_out, reference = costs.estimate("importance_coherence", "paper")
     # "big" did 4× cpu's work, on 2 cores for an hour: 2 core-hours, × 16/8 for paper; the stale run is ignored
     assert reference == "big" and hours == pytest.approx(4.0) and left_out == []
