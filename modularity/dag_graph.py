@@ -154,7 +154,7 @@ def spectral_clustering(adjacency: sp.csr_matrix, k: int, seed: int = 0, n_init:
     start = np.random.RandomState(0).uniform(-1, 1, a.shape[0])
     _, vectors = eigsh(normalised, k=k, which="LA", v0=start)
     embedding = torch.as_tensor(vectors * inv[:, None])[None]
-    n_init = n_init or (100 if a.shape[0] > 2000 else 25)
+    n_init = n_init or clustering.default_n_init(a.shape[0])
     found = kmeans(embedding, torch.ones(1, a.shape[0], dtype=torch.bool), k, n_init=n_init, seeds=[seed])[0].numpy()
     labels = np.full(adjacency.shape[0], -1)
     labels[alive] = found

@@ -176,3 +176,11 @@ def test_batching_mask_stages_pays_from_one_and_a_half_times():
     assert bench.batching_pays(1.5) == "batching pays" and bench.batching_pays(3.6) == "batching pays"
     assert bench.batching_pays(1.0) == bench.batching_pays(1.49) == "batching gains little"
     assert bench.batching_pays(0.99) == "batching costs time"
+
+
+def test_a_large_graph_keeps_pace_from_the_mlp_graphs_speed_up_on():
+    from modularity import bench_clustering
+
+    assert bench_clustering.keeps_pace(5.9, 5.9) == bench_clustering.keeps_pace(7.0, 5.9) == (
+        "as far ahead as on the MLP graphs")
+    assert bench_clustering.keeps_pace(5.89, 5.9) == "less far ahead than on the MLP graphs"

@@ -192,6 +192,11 @@ def test_kmeans_is_as_good_as_scikit_learn_and_independent_of_batching():
     assert inertia <= KMeans(4, n_init=10, random_state=0).fit(points).inertia_ * (1 + 1e-6)
 
 
+def test_large_graphs_restart_k_means_more_and_cluster_one_shuffle_at_a_time():
+    assert C.default_n_init(C.LARGE_GRAPH) == 25 and C.default_n_init(C.LARGE_GRAPH + 1) == 100
+    assert C.graphs_per_batch(C.LARGE_GRAPH) == C.CHUNK and C.graphs_per_batch(C.LARGE_GRAPH + 1) == 1
+
+
 def test_the_null_does_not_depend_on_how_shuffles_are_batched(monkeypatch):
     graph = C.layered_graph(random_layers([12, 10, 10, 6], seed=5))
     batched = C.clusterability(graph, 3, 19)
