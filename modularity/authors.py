@@ -36,7 +36,7 @@ def _mlp(ncut, shuffled, z, below, test_acc=None) -> P1bRow:
     return P1bRow(ncut, shuffled, z, below, test_acc, MLP_SOURCE)
 
 
-# (dataset, setting) → the authors' means; settings named as in ``experiments.clusterability.SETTINGS``
+# (dataset, setting) → the authors' means; settings named as in ``experiments.networks.SETTINGS``
 P1B: dict[tuple[str, str], P1bRow] = {
     ("mnist", "plain"): _mlp(10.02, 10.17, -4.5, 1.0),
     ("mnist", "dropout"): _mlp(9.97, 10.30, -3.0, 1.0),

@@ -71,14 +71,15 @@ def test_channel_activations_are_the_largest_column_sum_of_each_map():
 
 
 def test_the_clusterability_chapters_cnn_is_analysed_unpruned(data_root):
-    from modularity.experiments import clusterability as cl
+    from modularity.cache import SeedStore
+    from modularity.experiments import networks
 
-    settings = cl.Settings(epochs=1, batch_size=32)
+    settings = networks.Settings(epochs=1, batch_size=32)
     torch.manual_seed(0)
     x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
     result = ci.run_network("cnn", "mnist", "none", 0, settings, (x, y, x[:32], y[:32]), "cpu", k=3, n_random=3,
                             test_subset=0, activation_examples=32, vis_steps=2, vis_lr=0.05)
     assert result["records"] and {r["layer"] for r in result["records"]} <= {1, 2, 3}
-    store = cl.SeedStore("clusterability_cnn", {"kind": "cnn", "dataset": "mnist", "regulariser": "none", **{
-        k: v for k, v in vars(settings).items() if k not in cl.MEASUREMENT_FIELDS}}, 0, scope=cl.__name__)
+    store = SeedStore("clusterability_cnn", {"kind": "cnn", "dataset": "mnist", "regulariser": "none", **{
+        k: v for k, v in vars(settings).items() if k not in networks.MEASUREMENT_FIELDS}}, 0, scope=networks.__name__)
     assert store.load("base") is not None and store.load("pruned") is None  # trained once, never pruned here

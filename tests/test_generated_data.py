@@ -96,7 +96,7 @@ def test_clusterable_init_of_conv_channels():
 
 
 def test_the_clusterability_factors_of_p1b():
-    from modularity.experiments import clusterability as cl
+    from modularity.experiments import networks as cl
 
     assert cl.regulariser_of("pruned") == "none" and cl.regulariser_of("pruned_l2") == "l2"
     assert cl.regulariser_of("halves_diff") == "halves_diff"

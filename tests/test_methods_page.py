@@ -6,7 +6,7 @@ import re
 import pytest
 
 from modularity import book, verdicts
-from modularity.experiments import clusterability
+from modularity.experiments import networks
 
 METHODS = (book.BOOK / "methods.md").read_text()
 
@@ -31,5 +31,5 @@ def test_each_verdict_rule_quotes_its_thresholds(title, constants):
 
 def test_the_authors_comparison_and_the_cluster_gradient_constants():
     assert verdicts.MAJORITY == 0.5 and "at least half" in bullet("Beside the authors' numbers.")
-    strength, count = clusterability.CLUSTER_GRAD_STRENGTH, clusterability.CLUSTER_GRAD_EIGENVALUES
+    strength, count = networks.CLUSTER_GRAD_STRENGTH, networks.CLUSTER_GRAD_EIGENVALUES
     assert rf"$\lambda = {strength}$, $m = {count}$" in METHODS

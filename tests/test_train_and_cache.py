@@ -104,3 +104,14 @@ def test_a_scoped_store_is_keyed_by_its_experiments_import_closure_alone(data_ro
     alone, with_scan = stems(""), stems("import modularity.experiments.scan")
     assert alone[0] == with_scan[0]  # another notebook's modules leave a scoped entry where it is
     assert alone[1] != with_scan[1]  # an unscoped entry is keyed by everything the notebook loaded
+
+
+def test_trained_networks_are_keyed_by_training_code_alone():
+    """An edit to the clustering, lesion or importance code must not throw away a paper run's trained networks."""
+    closure = cache.scope_files("modularity.experiments.networks")
+    for used in ("experiments/networks.py", "train.py", "pruning.py", "clusterable_init.py", "cluster_gradient.py",
+                 "models/mlp.py", "models/cnn.py", "models/vgg.py", "data/generated.py"):
+        assert used in closure
+    for measurement in ("clustering.py", "kmeans.py", "lesions.py", "experiments/clusterability.py",
+                        "experiments/importance.py", "experiments/channel_importance.py"):
+        assert measurement not in closure

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from modularity import clustering, lesions, tracing
-from modularity.experiments import clusterability as cl
+from modularity.experiments import networks
 from modularity.experiments.importance import (
     example_coherence,
     optimise_inputs,
@@ -132,7 +132,7 @@ def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings, 
                 test_subset: int, activation_examples: int, vis_steps: int, vis_lr: float) -> dict:
     """The clusterability chapter's unpruned CNN or VGG (trained, or loaded from its per-seed store; Hod et al.
     analyse unpruned networks), then ``analyse_network`` on it."""
-    state = cl.trained_states(kind, dataset, regulariser, seed, settings, data, device, prune=False)["unpruned"]
-    model = cl.trained_model(kind, dataset, regulariser, state, settings)
+    state = networks.trained_states(kind, dataset, regulariser, seed, settings, data, device, prune=False)["unpruned"]
+    model = networks.trained_model(kind, dataset, regulariser, state, settings)
     return analyse_network(model, tuple(t.cpu() for t in data), seed, k, n_random, test_subset, activation_examples,
                            vis_steps, vis_lr)

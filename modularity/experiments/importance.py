@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from modularity import clustering, lesions, masking
-from modularity.experiments import clusterability as cl
+from modularity.experiments import networks
 
 MIN_SIZE, MAX_PROP = 2, 0.99  # P2's size filter
 PARTITIONS = ("weight_global", "weight_local", "activation_global", "activation_local")
@@ -241,9 +241,9 @@ def run_network(dataset: str, setting: str, seed: int, settings, data, device, p
                 test_subset: int, activation_examples: int, vis_steps: int, vis_lr: float) -> dict:
     """One network of the clusterability chapter (trained, or loaded from its per-seed store), then
     ``analyse_network`` on it."""
-    regulariser = cl.regulariser_of(setting)
-    states = cl.trained_states("mlp", dataset, regulariser, seed, settings, data, device)
-    model = cl.trained_model("mlp", dataset, regulariser, states["pruned" if "pruned" in setting else "unpruned"],
+    regulariser = networks.regulariser_of(setting)
+    states = networks.trained_states("mlp", dataset, regulariser, seed, settings, data, device)
+    model = networks.trained_model("mlp", dataset, regulariser, states["pruned" if "pruned" in setting else "unpruned"],
                              settings)
     return analyse_network(model, data, seed, partitions, k, n_random, test_subset, activation_examples, vis_steps,
                            vis_lr)

@@ -27,8 +27,7 @@ import torch
 
 from modularity import alignment, clustering, lesions, masking, tracing
 from modularity.data import arithmetic as ar
-from modularity.experiments import addmul, cifar, doubleadd, stages
-from modularity.experiments import clusterability as cl
+from modularity.experiments import addmul, cifar, doubleadd, networks, stages
 from modularity.mask_algebra import Mask
 from modularity.models.mlp import MLP
 from modularity.train import set_determinism
@@ -207,9 +206,9 @@ def mnist_case(name: str, mlp_settings, mask_settings: ClassMaskSettings, seed: 
     """The clusterability chapter's MNIST MLP (trained and, for ``mnist_mlp_pruned_dropout``, pruned there) with one
     class-specific mask per class; the score of a class is its test accuracy."""
     regulariser, stage = MNIST_SETTINGS[name]
-    data = cl.load_dataset("mnist", mlp_settings.train_subset, mlp_settings.test_subset, device)
-    state = cl.trained_states("mlp", "mnist", regulariser, seed, mlp_settings, data, device)[stage]
-    model = cl.trained_model("mlp", "mnist", regulariser, state, mlp_settings).to(device)
+    data = networks.load_dataset("mnist", mlp_settings.train_subset, mlp_settings.test_subset, device)
+    state = networks.trained_states("mlp", "mnist", regulariser, seed, mlp_settings, data, device)[stage]
+    model = networks.trained_model("mlp", "mnist", regulariser, state, mlp_settings).to(device)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     masks = class_masks(model, data[0], data[1], mask_settings, seed, progress)

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from modularity import double_lesion, lesions
-from modularity.experiments import clusterability as cl
-from modularity.experiments import importance
+from modularity.experiments import importance, networks
 
 
 @dataclass
@@ -69,8 +68,8 @@ def analyse(model, x: torch.Tensor, y: torch.Tensor, settings: LesionSettings, s
 def run_network(dataset: str, seed: int, settings, lesion_settings: LesionSettings, data, device) -> dict:
     """The clusterability chapter's pruned MLP (plain training, then pruning; trained there or loaded from its
     store), analysed on the test images."""
-    state = cl.trained_states("mlp", dataset, "none", seed, settings, data, device)["pruned"]
-    model = cl.trained_model("mlp", dataset, "none", state, settings)
+    state = networks.trained_states("mlp", dataset, "none", seed, settings, data, device)["pruned"]
+    model = networks.trained_model("mlp", dataset, "none", state, settings)
     return analyse(model, data[2].cpu(), data[3].cpu(), lesion_settings, seed)
 
 
