@@ -153,19 +153,28 @@ def cnn_graph(model: torch.nn.Module, norm: str = "induced_1") -> LayeredGraph:
 
 # --- the bipartite form --------------------------------------------------------------------------------
 
-def _bipartite_blocks(weights: list[torch.Tensor]) -> torch.Tensor:
-    """B (batch × even-layer nodes × odd-layer nodes) from batched layer matrices (batch × n_i × n_{i+1})."""
-    sizes = [weights[0].shape[1]] + [w.shape[2] for w in weights]
+def _block_rectangles(sizes: list[int]) -> list[tuple[int, int, int, int]]:
+    """Where each layer matrix sits in B: (first row, end row, first column, end column), in layer order. The
+    rest of B is zero (edges join neighbouring layers only)."""
     even = [i for i in range(len(sizes)) if i % 2 == 0]
     odd = [i for i in range(len(sizes)) if i % 2 == 1]
     row0 = {i: sum(sizes[m] for m in even if m < i) for i in even}
     col0 = {i: sum(sizes[m] for m in odd if m < i) for i in odd}
-    b = weights[0].new_zeros(weights[0].shape[0], sum(sizes[i] for i in even), sum(sizes[i] for i in odd))
-    for i, w in enumerate(weights):
-        if i % 2 == 0:  # layer i is even: rows of layer i, columns of layer i+1
-            b[:, row0[i]:row0[i] + sizes[i], col0[i + 1]:col0[i + 1] + sizes[i + 1]] = w
-        else:
-            b[:, row0[i + 1]:row0[i + 1] + sizes[i + 1], col0[i]:col0[i] + sizes[i]] = w.transpose(1, 2)
+    rectangles = []
+    for i in range(len(sizes) - 1):
+        row_layer, col_layer = (i, i + 1) if i % 2 == 0 else (i + 1, i)
+        rectangles.append((row0[row_layer], row0[row_layer] + sizes[row_layer],
+                           col0[col_layer], col0[col_layer] + sizes[col_layer]))
+    return rectangles
+
+
+def _bipartite_blocks(weights: list[torch.Tensor]) -> torch.Tensor:
+    """B (batch × even-layer nodes × odd-layer nodes) from batched layer matrices (batch × n_i × n_{i+1})."""
+    sizes = [weights[0].shape[1]] + [w.shape[2] for w in weights]
+    rectangles = _block_rectangles(sizes)
+    b = weights[0].new_zeros(weights[0].shape[0], sum(sizes[0::2]), sum(sizes[1::2]))
+    for i, (w, (r0, r1, c0, c1)) in enumerate(zip(weights, rectangles)):
+        b[:, r0:r1, c0:c1] = w if i % 2 == 0 else w.transpose(1, 2)  # an odd layer i is a column layer
     return b
 
 
@@ -178,34 +187,43 @@ def _node_order(n_layers: int, sizes: list[int]) -> np.ndarray:
 
 
 # Above this many nodes on the bipartite graph's smaller side (VGG channel graphs: about 2,000), ARPACK finds the
-# top k eigenpairs of NᵀN instead of a full eigendecomposition, from sparse products with N and Nᵀ: forming NᵀN
-# densely (a cubic product over mostly zero blocks) cost more than ARPACK itself.
+# top k eigenpairs of NᵀN instead of a full eigendecomposition, from products with N and Nᵀ one layer matrix at a
+# time: forming NᵀN densely (a cubic product over mostly zero blocks) cost more than ARPACK itself, and dense
+# per-layer products run ≈ 3.5× faster than one sparse (CSR) product over all of N, with no conversion to build.
 LARGE_SIDE = 1000
 
 
-def _top_gram_eigenpairs(normalised: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k largest eigenvalues (descending) and their eigenvectors of NᵀN for each N in the batch."""
+def _top_gram_eigenpairs(normalised: torch.Tensor, k: int, rectangles=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest eigenvalues (descending) and their eigenvectors of NᵀN for each N in the batch;
+    ``rectangles`` (see ``_block_rectangles``) say where N can be non-zero (default: anywhere)."""
     if normalised.shape[-1] <= LARGE_SIDE:
         values, vectors = torch.linalg.eigh(normalised.transpose(1, 2) @ normalised)  # ascending
         return values[:, -k:].flip(1), vectors[:, :, -k:].flip(2)
-    from scipy.sparse import csr_matrix
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    side = normalised.shape[-1]
+    rows, side = normalised.shape[1:]
+    rectangles = rectangles or [(0, rows, 0, side)]
     start = np.random.RandomState(0).uniform(-1, 1, side)  # ARPACK's own start is random: fix it
     pairs = []
     for n in normalised.cpu().numpy():
-        n = csr_matrix(n)  # a layered graph's blocks join adjacent layers only: mostly zeros
-        transposed = n.T.tocsr()
-        gram = LinearOperator((side, side), matvec=lambda v, n=n, t=transposed: t @ (n @ v), dtype=n.dtype)
-        pairs.append(eigsh(gram, k=k, which="LA", v0=start))
+        blocks = [(r0, r1, c0, c1, np.ascontiguousarray(n[r0:r1, c0:c1])) for r0, r1, c0, c1 in rectangles]
+
+        def gram_times(v, blocks=blocks):  # Nᵀ(N v), one dense product per layer matrix
+            u, out = np.zeros(rows), np.zeros(side)
+            for r0, r1, c0, c1, block in blocks:
+                u[r0:r1] += block @ v[c0:c1]
+            for r0, r1, c0, c1, block in blocks:
+                out[c0:c1] += u[r0:r1] @ block
+            return out
+
+        pairs.append(eigsh(LinearOperator((side, side), matvec=gram_times, dtype=n.dtype), k=k, which="LA", v0=start))
     order = [np.argsort(-values) for values, _ in pairs]
     values = torch.as_tensor(np.stack([vals[o] for (vals, _), o in zip(pairs, order)]), dtype=normalised.dtype)
     vectors = torch.as_tensor(np.stack([vecs[:, o] for (_, vecs), o in zip(pairs, order)]), dtype=normalised.dtype)
     return values.to(normalised.device), vectors.to(normalised.device)
 
 
-def _bipartite_embedding(b: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _bipartite_embedding(b: torch.Tensor, k: int, rectangles=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Spectral embedding D^-1/2 [v_1..v_k] of each graph in the batch; also degrees and validity."""
     d_rows, d_cols = b.sum(dim=2), b.sum(dim=1)
     inv_rows = torch.where(d_rows > 0, d_rows.clamp_min(1e-300).rsqrt(), torch.zeros_like(d_rows))
@@ -215,9 +233,10 @@ def _bipartite_embedding(b: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.T
     if transpose:  # eigendecompose the Gram matrix of the smaller side
         normalised = normalised.transpose(1, 2)
         inv_rows, inv_cols = inv_cols, inv_rows
+        rectangles = rectangles and [(c0, c1, r0, r1) for r0, r1, c0, c1 in rectangles]
     if k > normalised.shape[2]:
         raise ValueError(f"k={k} exceeds the smaller side of the bipartite graph ({normalised.shape[2]} nodes)")
-    values, v = _top_gram_eigenpairs(normalised, k)
+    values, v = _top_gram_eigenpairs(normalised, k, rectangles)
     sigma = values.clamp_min(0).sqrt()
     u = (normalised @ v) / sigma.clamp_min(1e-12)[:, None, :]
     # Each unit eigenvector of the full normalised adjacency is (u; v)/√2; the common factor is kept so
@@ -250,7 +269,7 @@ def cluster_layer_matrices(weights: list[torch.Tensor], k: int, seeds: list[int]
     """
     sizes = [weights[0].shape[1]] + [w.shape[2] for w in weights]
     b = _bipartite_blocks(weights)
-    embedding, _, valid = _bipartite_embedding(b, k)
+    embedding, _, valid = _bipartite_embedding(b, k, _block_rectangles(sizes))
     n_init = n_init or default_n_init(sum(sizes))
     labels = kmeans(embedding, valid, k, n_init=n_init, seeds=seeds)
     ncuts = _bipartite_ncut(b, labels, k)

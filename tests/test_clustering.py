@@ -205,15 +205,29 @@ def test_the_null_does_not_depend_on_how_shuffles_are_batched(monkeypatch):
     assert np.array_equal(batched["shuffle_ncuts"], alone["shuffle_ncuts"]) and batched["ncut"] == alone["ncut"]
 
 
+def test_layer_matrices_sit_in_their_rectangles_of_the_bipartite_block():
+    sizes = [5, 4, 3, 2, 6]
+    weights = [torch.rand(1, a, b) + 0.1 for a, b in zip(sizes, sizes[1:])]
+    b = C._bipartite_blocks(weights)[0]
+    assert b.shape == (5 + 3 + 6, 4 + 2)
+    outside = torch.ones_like(b, dtype=torch.bool)
+    for i, (w, (r0, r1, c0, c1)) in enumerate(zip(weights, C._block_rectangles(sizes))):
+        assert torch.equal(b[r0:r1, c0:c1], w[0] if i % 2 == 0 else w[0].T)
+        outside[r0:r1, c0:c1] = False
+    assert not b[outside].any()
+
+
 def test_arpack_on_large_graphs_gives_the_full_eigendecompositions_embedding(monkeypatch):
     graph = C.layered_graph(random_layers([30, 20, 25, 10], seed=3))
     blocks = C._bipartite_blocks([torch.as_tensor(w)[None].repeat(2, 1, 1) for w in graph.weights])
     full, _, _ = C._bipartite_embedding(blocks, 4)
     monkeypatch.setattr(C, "LARGE_SIDE", 0)  # every graph counts as large: ARPACK, one graph at a time
-    partial, _, _ = C._bipartite_embedding(blocks, 4)
-    for a, b in zip(full, partial):  # eigenvectors agree up to sign (the eigenvalues here are distinct)
-        signs = torch.sign((a * b).sum(0))
-        assert torch.allclose(a, b * signs, atol=1e-10)
+    everywhere, _, _ = C._bipartite_embedding(blocks, 4)  # N's products over all of N
+    by_layer, _, _ = C._bipartite_embedding(blocks, 4, C._block_rectangles(graph.layer_sizes))  # and per layer
+    for partial in (everywhere, by_layer):
+        for a, b in zip(full, partial):  # eigenvectors agree up to sign (the eigenvalues here are distinct)
+            signs = torch.sign((a * b).sum(0))
+            assert torch.allclose(a, b * signs, atol=1e-10)
     labels, ncut = C.spectral_clustering(C.layered_graph(planted_layers([60, 40, 40, 40, 12], 4, noise=1e-3)), 4)
     truth = np.concatenate([np.arange(n) * 4 // n for n in [60, 40, 40, 40, 12]])
     assert adjusted_rand_score(labels, truth) == 1.0 and ncut < 0.05
