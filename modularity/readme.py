@@ -134,7 +134,8 @@ def generated(text: str) -> str:
             raise ValueError(f"README names an unknown generated block {name!r}; known: {', '.join(SECTIONS)}")
         return match.group(1) + SECTIONS[name]() + match.group(4)
 
-    return BLOCK.sub(fill, text)
+    with runner.statuses_remembered():  # the tables ask for the same runs' statuses many times
+        return BLOCK.sub(fill, text)
 
 
 def update(path: Path = README, check: bool = False) -> bool:

@@ -446,8 +446,32 @@ def staleness(name: str, preset: str) -> str | None:
     return None if state == "fresh" else reason
 
 
+_remembered_statuses: dict | None = None  # set inside ``statuses_remembered``
+
+
+@contextlib.contextmanager
+def statuses_remembered():
+    """Inside the block each (notebook, preset)'s status is computed once: for readers of many statuses (the
+    README's tables) while nothing is published. Hashing a run's files is what makes a status slow."""
+    global _remembered_statuses
+    outer = _remembered_statuses
+    _remembered_statuses = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _remembered_statuses = outer
+
+
 def status(name: str, preset: str) -> tuple[str, str]:
     """``(state, reason)``: ``fresh``, ``render`` (only presentation changed), ``stale`` or ``missing``."""
+    if _remembered_statuses is None:
+        return _status(name, preset)
+    if (name, preset) not in _remembered_statuses:
+        _remembered_statuses[name, preset] = _status(name, preset)
+    return _remembered_statuses[name, preset]
+
+
+def _status(name: str, preset: str) -> tuple[str, str]:
     from modularity.data import registry
 
     try:

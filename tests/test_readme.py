@@ -25,3 +25,15 @@ def test_runtime_says_how_a_run_was_computed():
     assert readme._runtime(ray, "fresh") == "10.0 min (Ray: 2 workers of 1 CPU)"
     assert readme._runtime(None, "missing", "≈ 2 h") == "not run; ≈ 2 h"
     assert readme._runtime(local, "stale") == "— (older run)"
+
+
+def test_the_readme_computes_each_runs_status_once_and_forgets_it_after(monkeypatch):
+    from modularity import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "_status", lambda name, preset: calls.append((name, preset)) or ("missing", "missing"))
+    readme.generated(readme.README.read_text())
+    assert calls and len(calls) == len(set(calls))  # every (notebook, preset) asked for once
+    runner.status("tutorial", "cpu")
+    runner.status("tutorial", "cpu")
+    assert calls[-2:] == [("tutorial", "cpu")] * 2  # outside the README's generation nothing is remembered
