@@ -142,12 +142,14 @@ for (dataset, setting, kind), r in fractions.iterrows():
 
 long = fractions[STATS].reset_index().melt(id_vars=["dataset", "setting", "partition"], var_name="statistic",
                                            value_name="fraction significant")
+long["statistic"] = long["statistic"].str.replace("_", "\n")  # two-line tick labels: they do not collide
 grid = sns.catplot(data=long, x="statistic", y="fraction significant", hue="partition", col="setting",
-                   row="dataset", kind="bar", height=2.8, aspect=1.4, hue_order=partitions,
+                   row="dataset", kind="bar", height=2.8, aspect=1.7, hue_order=partitions,
                    row_order=datasets, col_order=settings)
+grid.set_titles(row_template="{row_name}", col_template="{col_name}")
 for ax in grid.axes.flat:
     ax.axhline(chance, ls="--", color="black", lw=1)
-    ax.tick_params(axis="x", labelrotation=20)
+    ax.tick_params(axis="x", labelsize=8)
 grid.figure.suptitle(f"Sub-clusters more extreme than all {n_random} random sets (dashed: chance {chance:.0%})",
                      y=1.02)
 plt.show()
