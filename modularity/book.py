@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from modularity import runner
+from modularity import costs, runner
 
 BOOK = runner.REPO / "book"
 GENERATED = BOOK / "_generated"
@@ -32,8 +32,10 @@ def _describe(manifest: dict) -> str:
     device = hw.get("gpu") or f"{hw.get('cpu', 'CPU')} ({hw.get('torch_threads', '?')} torch threads)"
     data = "; ".join(f"{name}: {info.get('source', '?')}" for name, info in manifest.get("data", {}).items())
     commit = (manifest.get("git", {}).get("commit") or "unknown")[:10]
+    parts = costs.made_in_parts(manifest)
     return (f"preset `{manifest['preset']}` · {device} · torch {manifest.get('torch_version')} · "
-            f"{manifest.get('wall_time_s', 0) / 60:.1f} min · commit `{commit}` · data: {data or 'none'}")
+            f"{manifest.get('wall_time_s', 0) / 60:.1f} min{f' ({parts})' if parts else ''} · commit `{commit}` · "
+            f"data: {data or 'none'}")
 
 
 def beside_page_name(name: str, preset: str) -> str:

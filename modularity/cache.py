@@ -31,6 +31,7 @@ import io
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -187,6 +188,36 @@ def save_checked(path: Path, value) -> None:
                       "kept") from None
 
 
+def _cost_path(path: Path) -> Path:
+    return path.with_name(path.name + ".cost.json")
+
+
+def save_cost(path: Path, seconds: float, threads: int) -> None:
+    """Beside a computed entry, what it cost: a run made in parts can then say what all its units took."""
+    _cost_path(path).write_text(json.dumps({"seconds": round(seconds, 1), "threads": threads}))
+
+
+def core_seconds(path: Path) -> float | None:
+    """Seconds × threads an entry took to compute, or None when it was not timed (made before timing)."""
+    try:
+        cost = json.loads(_cost_path(path).read_text())
+        return float(cost["seconds"]) * int(cost["threads"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+_computed_here: set[Path] = set()  # entries this process (or its Ray tasks) computed, not read from earlier runs
+
+
+def _count_unit(path: Path) -> None:
+    """Add one of the run's units to its record: how many, how many computed by this run, what they cost."""
+    units = provenance.current("run").get("units", {"count": 0, "computed_here": 0, "timed": 0, "core_s": 0.0})
+    cost = core_seconds(path)
+    units = {"count": units["count"] + 1, "computed_here": units["computed_here"] + (path in _computed_here),
+             "timed": units["timed"] + (cost is not None), "core_s": round(units["core_s"] + (cost or 0.0), 1)}
+    provenance.record("run", "units", units)
+
+
 def load_checked(path: Path):
     """The stored value, or None when absent or damaged (damaged entries are moved aside with a warning)."""
     data = read_checked(path, "cache entry", "recomputing")
@@ -252,9 +283,14 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], 
             if os.environ.get(RENDER_ONLY_ENV) == "1":
                 raise RenderError(f"no stored result {namespace}/{path.stem}: the change is computational; rerun "
                                   "the notebook")
+            start = time.perf_counter()
             with _computing_inside_cache():
                 result = compute()
             save_checked(path, result)
+            save_cost(path, time.perf_counter() - start, torch.get_num_threads())
+            _computed_here.add(path)
+        if not _computing:
+            _count_unit(path)
     if not _computing:  # a result computed inside another cached result is published as part of that one
         _store_result(namespace, published, result, stored)
     return result
@@ -303,8 +339,10 @@ def cached_many(units: list[Unit]) -> list[Any]:
         if missing:
             from modularity import ray_executor
 
-            for unit, result in ray_executor.compute(missing):
+            for unit, result, seconds, threads in ray_executor.compute(missing):
                 save_checked(unit.path(), result)
+                save_cost(unit.path(), seconds, threads)
+                _computed_here.add(unit.path())
             provenance.record("run", "ray_units", provenance.current("run").get("ray_units", 0) + len(missing))
     return [cached(unit.namespace, unit.params, unit.seed, unit.compute, unit.scope) for unit in units]
 

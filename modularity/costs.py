@@ -76,9 +76,27 @@ def work(name: str, params: dict) -> float:
     return total
 
 
+def made_in_parts(manifest: dict) -> str | None:
+    """Words for a run whose last part did not compute all of its per-seed units (None when it did, or when
+    the run predates the record): how many it computed, and what all of them cost where they were timed."""
+    units = manifest.get("units")
+    if not units or units["computed_here"] >= units["count"]:
+        return None
+    text = (f"made in parts: {units['computed_here']} of its {units['count']} per-seed units computed in the last "
+            "part, the others read from the per-seed cache")
+    if units["timed"]:
+        which = "all units" if units["timed"] == units["count"] else \
+            f"the {units['timed']} timed unit{'s' if units['timed'] != 1 else ''}"
+        text += f"; {which} took {units['core_s'] / 3600:.1f} core-hours"
+    return text
+
+
 def core_hours(manifest: dict) -> float:
     """A run's wall time × the CPUs it computed on: its Ray workers' (all the machine's when the count was not
-    recorded), else one."""
+    recorded), else one. A run made in parts counts what its units took, when every one was timed."""
+    units = manifest.get("units") or {}
+    if made_in_parts(manifest) and units["timed"] == units["count"]:
+        return units["core_s"] / 3600
     executor = manifest.get("executor", {})
     cpus = 1
     if executor.get("name") == "ray":

@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import os
 import sys
+import time
 from typing import Any, Iterator
 
 import numpy as np
@@ -87,12 +88,14 @@ def _run_unit(unit: cache.Unit, driver_code: str, threads: int) -> Any:
     unit = dataclasses.replace(unit, args=tuple(resolved(a) for a in unit.args),
                                kwargs={k: resolved(v) for k, v in unit.kwargs.items()})
     torch.set_num_threads(threads)
+    start = time.perf_counter()
     with cache._computing_inside_cache():
-        return unit.compute()
+        result = unit.compute()
+    return result, time.perf_counter() - start
 
 
-def compute(units: list[cache.Unit]) -> Iterator[tuple[cache.Unit, Any]]:
-    """``(unit, result)`` for every unit, in the order they finish."""
+def compute(units: list[cache.Unit]) -> Iterator[tuple[cache.Unit, Any, float, int]]:
+    """``(unit, result, seconds, threads)`` for every unit, in the order they finish."""
     ray = _ray()
     _start(ray)
     threads = int(os.environ.get(TASK_CPUS_ENV) or 1)
@@ -109,6 +112,6 @@ def compute(units: list[cache.Unit]) -> Iterator[tuple[cache.Unit, Any]]:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             unit = pending.pop(done[0])
-            result = ray.get(done[0])
+            result, seconds = ray.get(done[0])
             bar.update()
-            yield unit, result
+            yield unit, result, seconds, threads

@@ -27,9 +27,11 @@ def _runtime(manifest: dict | None, state: str, estimate: str | None = None) -> 
     if executor.get("name") == "ray":
         workers = f"{executor['workers']} workers" if executor.get("workers") else "workers"
         cpus = executor.get("task_cpus", 1)
-        return f"{text} (Ray: {workers} of {cpus} CPU{'s' if cpus != 1 else ''})"
-    threads = manifest.get("hardware", {}).get("torch_threads")
-    return f"{text} ({threads} thread{'s' if threads != 1 else ''})" if threads else text
+        text += f" (Ray: {workers} of {cpus} CPU{'s' if cpus != 1 else ''})"
+    elif threads := manifest.get("hardware", {}).get("torch_threads"):
+        text += f" ({threads} thread{'s' if threads != 1 else ''})"
+    parts = costs.made_in_parts(manifest)
+    return f"{text}; {parts} (the time before is the last part's)" if parts else text
 
 
 def results_table() -> str:

@@ -267,6 +267,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
             "data": data,
             "started_at": started.isoformat(timespec="seconds"), "wall_time_s": round(wall, 1),
             "executor": executor.describe(recorded.get("run", {}).get("ray_units", 0)),
+            "units": recorded.get("run", {}).get("units"),  # the per-seed units and what they cost, parts included
             "identity": {
                 "results": {"code": identity.get("results_code", {}), "parameters": params,
                             "data": {k: v.get("checksums") for k, v in data.items()}, "torch": torch.__version__},
@@ -277,8 +278,8 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
             "metrics": glued_values(executed),
         }
         if render:  # the numbers were computed by the earlier run: keep its record, note the re-render
-            for key in ("git", "hardware", "device", "started_at", "wall_time_s", "python", "torch_version"):
-                manifest[key] = previous[key]
+            for key in ("git", "hardware", "device", "started_at", "wall_time_s", "python", "torch_version", "units"):
+                manifest[key] = previous.get(key)
             manifest["executor"] = previous.get("executor", {"name": "local"})
             manifest["identity"]["results"] = previous["identity"]["results"]
             if "certified" in previous["identity"]:

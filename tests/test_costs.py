@@ -36,6 +36,20 @@ def test_core_hours_count_the_cpus_of_ray_workers():
     assert costs.core_hours(unrecorded) == pytest.approx(2.0)
 
 
+def test_a_run_made_in_parts_says_so_and_counts_what_all_its_units_took():
+    whole = {"wall_time_s": 3600, "executor": {"name": "local"},
+             "units": {"count": 4, "computed_here": 4, "timed": 4, "core_s": 7200.0}}
+    assert costs.made_in_parts(whole) is None and costs.core_hours(whole) == pytest.approx(1.0)
+    parts = {**whole, "units": {"count": 4, "computed_here": 1, "timed": 4, "core_s": 36000.0}}
+    assert costs.made_in_parts(parts) == ("made in parts: 1 of its 4 per-seed units computed in the last part, the "
+                                          "others read from the per-seed cache; all units took 10.0 core-hours")
+    assert costs.core_hours(parts) == pytest.approx(10.0)
+    untimed = {**whole, "units": {"count": 4, "computed_here": 1, "timed": 1, "core_s": 3600.0}}
+    assert costs.made_in_parts(untimed).endswith("; the 1 timed unit took 1.0 core-hours")
+    assert costs.core_hours(untimed) == pytest.approx(1.0)  # not all timed: the last part's wall time
+    assert costs.made_in_parts({"wall_time_s": 60}) is None  # made before units were recorded
+
+
 def test_the_estimate_scales_from_the_fresh_run_that_did_the_most_work(monkeypatch):
     presets = {"smoke": {"networks": 1}, "cpu": {"networks": 2}, "big": {"networks": 8}, "paper": {"networks": 16},
                "stale": {"networks": 12}}

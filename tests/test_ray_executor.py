@@ -52,6 +52,9 @@ def test_a_smoke_run_on_ray_with_two_workers_equals_the_local_one(tmp_path, monk
     assert ray_manifest["identity"]["results_files"] == local_manifest["identity"]["results_files"]
     assert ray_manifest["identity"]["results"]["code"] == local_manifest["identity"]["results"]["code"]
     assert len(list((tmp_path / "second_root" / "cache" / "add_mul").glob("*/seed*.pt"))) == n_units
+    for manifest in (local_manifest, ray_manifest):  # each computed every unit itself, and timed it
+        units = manifest["units"]
+        assert units["count"] == units["computed_here"] == units["timed"] == n_units and units["core_s"] >= 0
 
 
 def test_data_arguments_go_to_the_object_store_once():

@@ -25,6 +25,10 @@ def test_runtime_says_how_a_run_was_computed():
     assert readme._runtime(ray, "fresh") == "10.0 min (Ray: 2 workers of 1 CPU)"
     assert readme._runtime(None, "missing", "≈ 2 h") == "not run; ≈ 2 h"
     assert readme._runtime(local, "stale") == "— (older run)"
+    parts = {**ray, "units": {"count": 2, "computed_here": 1, "timed": 2, "core_s": 7200.0}}
+    assert readme._runtime(parts, "fresh") == (
+        "10.0 min (Ray: 2 workers of 1 CPU); made in parts: 1 of its 2 per-seed units computed in the last part, "
+        "the others read from the per-seed cache; all units took 2.0 core-hours (the time before is the last part's)")
 
 
 def test_the_readme_computes_each_runs_status_once_and_forgets_it_after(monkeypatch):

@@ -62,6 +62,28 @@ def test_cached_computes_each_seed_once(data_root):
     assert len(calls) == 2 and first["value"] == again["value"] == 1 and other["value"] == 2
 
 
+def test_a_run_made_in_parts_counts_its_units_and_what_they_cost(data_root, tmp_path, monkeypatch):
+    import json
+
+    from modularity import provenance
+
+    monkeypatch.setenv(provenance.ENV, str(tmp_path / "provenance.json"))
+    monkeypatch.setattr(cache, "_computed_here", set())
+    torch.set_num_threads(1)
+    cache.cached("demo", {"p": 1}, 0, lambda: torch.zeros(1))  # the first part computes seed 0, then stops
+    path = cache.cache_path("demo", {"p": 1}, 0)
+    assert json.loads((path.parent / (path.name + ".cost.json")).read_text())["threads"] == 1
+    assert cache.core_seconds(path) is not None and cache.core_seconds(path.with_name("absent.pt")) is None
+    monkeypatch.setattr(cache, "_computed_here", set())  # a new process: the last part
+    (tmp_path / "provenance.json").unlink()
+    for seed in (0, 1):
+        cache.cached("demo", {"p": 1}, seed, lambda: torch.zeros(1))
+    units = provenance.current("run")["units"]
+    assert units["count"] == 2 and units["computed_here"] == 1 and units["timed"] == 2
+    assert units["core_s"] == pytest.approx(cache.core_seconds(path) + cache.core_seconds(
+        cache.cache_path("demo", {"p": 1}, 1)), abs=0.2)
+
+
 def test_seed_store_round_trip(data_root):
     store = cache.SeedStore("demo", {"p": 1}, 3)
     assert store.load("base") is None
