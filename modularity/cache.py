@@ -192,16 +192,25 @@ def _cost_path(path: Path) -> Path:
     return path.with_name(path.name + ".cost.json")
 
 
-def save_cost(path: Path, seconds: float, threads: int) -> None:
-    """Beside a computed entry, what it cost: a run made in parts can then say what all its units took."""
-    _cost_path(path).write_text(json.dumps({"seconds": round(seconds, 1), "threads": threads}))
+@contextlib.contextmanager
+def timed():
+    """``{"seconds": wall, "cpu_seconds": CPU time of every thread of this process}`` of the block, filled on
+    exit. CPU time, not wall time × threads, is what a unit cost: on a shared machine the two differ."""
+    cost, wall, cpu = {}, time.perf_counter(), time.process_time()
+    yield cost
+    cost.update(seconds=round(time.perf_counter() - wall, 1), cpu_seconds=round(time.process_time() - cpu, 1))
+
+
+def save_cost(path: Path, cost: dict) -> None:
+    """Beside a computed entry, what it cost (``timed``): a run made in parts can then say what all its units
+    took."""
+    _cost_path(path).write_text(json.dumps({"threads": torch.get_num_threads()} | cost))  # a Ray worker's own wins
 
 
 def core_seconds(path: Path) -> float | None:
-    """Seconds × threads an entry took to compute, or None when it was not timed (made before timing)."""
+    """CPU seconds an entry took to compute, or None when it was not timed (made before timing)."""
     try:
-        cost = json.loads(_cost_path(path).read_text())
-        return float(cost["seconds"]) * int(cost["threads"])
+        return float(json.loads(_cost_path(path).read_text())["cpu_seconds"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -283,11 +292,10 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], 
             if os.environ.get(RENDER_ONLY_ENV) == "1":
                 raise RenderError(f"no stored result {namespace}/{path.stem}: the change is computational; rerun "
                                   "the notebook")
-            start = time.perf_counter()
-            with _computing_inside_cache():
+            with _computing_inside_cache(), timed() as cost:
                 result = compute()
             save_checked(path, result)
-            save_cost(path, time.perf_counter() - start, torch.get_num_threads())
+            save_cost(path, cost)
             _computed_here.add(path)
         if not _computing:
             _count_unit(path)
@@ -339,9 +347,9 @@ def cached_many(units: list[Unit]) -> list[Any]:
         if missing:
             from modularity import ray_executor
 
-            for unit, result, seconds, threads in ray_executor.compute(missing):
+            for unit, result, cost in ray_executor.compute(missing):
                 save_checked(unit.path(), result)
-                save_cost(unit.path(), seconds, threads)
+                save_cost(unit.path(), cost)
                 _computed_here.add(unit.path())
             provenance.record("run", "ray_units", provenance.current("run").get("ray_units", 0) + len(missing))
     return [cached(unit.namespace, unit.params, unit.seed, unit.compute, unit.scope) for unit in units]

@@ -16,7 +16,6 @@ import dataclasses
 import logging
 import os
 import sys
-import time
 from typing import Any, Iterator
 
 import numpy as np
@@ -88,14 +87,14 @@ def _run_unit(unit: cache.Unit, driver_code: str, threads: int) -> Any:
     unit = dataclasses.replace(unit, args=tuple(resolved(a) for a in unit.args),
                                kwargs={k: resolved(v) for k, v in unit.kwargs.items()})
     torch.set_num_threads(threads)
-    start = time.perf_counter()
-    with cache._computing_inside_cache():
+    with cache._computing_inside_cache(), cache.timed() as cost:
         result = unit.compute()
-    return result, time.perf_counter() - start
+    return result, cost | {"threads": threads}
 
 
-def compute(units: list[cache.Unit]) -> Iterator[tuple[cache.Unit, Any, float, int]]:
-    """``(unit, result, seconds, threads)`` for every unit, in the order they finish."""
+def compute(units: list[cache.Unit]) -> Iterator[tuple[cache.Unit, Any, dict]]:
+    """``(unit, result, cost)`` for every unit, in the order they finish (cost: ``cache.timed``'s, with the
+    worker's threads)."""
     ray = _ray()
     _start(ray)
     threads = int(os.environ.get(TASK_CPUS_ENV) or 1)
@@ -112,6 +111,6 @@ def compute(units: list[cache.Unit]) -> Iterator[tuple[cache.Unit, Any, float, i
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             unit = pending.pop(done[0])
-            result, seconds = ray.get(done[0])
+            result, cost = ray.get(done[0])
             bar.update()
-            yield unit, result, seconds, threads
+            yield unit, result, cost
