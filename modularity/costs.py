@@ -36,7 +36,31 @@ def _fnn_or_lstm(p: dict, model: str) -> float:
     return _mlp(p["fnn_hidden"]) if "fnn" in model else float(p["lstm_hidden"]) ** 2
 
 
-# notebook → (unit parameters, step parameters (summed), weights per step of each network the run trains)
+# One clustering of a shuffled 4 × 256 MLP graph, in epochs of training that MLP on MNIST (both on one core of this
+# CPU, ≈ 3 s an epoch): its spectral embedding ≈ 0.07 s whatever k, k-means ≈ 0.011 s per cluster (0.21 s in all
+# at k = 12, 0.09 s at k = 2). The clusterability presets differ as much in shuffles, k and null models (P1:
+# 320 × k ∈ {10, 7, 2} × 2) as in training.
+EMBEDDING_IN_EPOCHS, KMEANS_PER_CLUSTER_IN_EPOCHS = 0.025, 0.0037
+
+
+def _clusterability_epochs(p: dict) -> float:
+    """Every network the run trains (each (dataset, factor) the papers train, × networks): its training and, if
+    a pruned setting asks for it, pruning epochs, plus the clusterings of each stage shown, in epochs."""
+    from modularity.experiments.clusterability import stages_for
+    from modularity.experiments.networks import applies, regulariser_of
+
+    per_shuffle = sum(EMBEDDING_IN_EPOCHS + KMEANS_PER_CLUSTER_IN_EPOCHS * k for k in p["ks"])
+    clusterings = (p["n_shuffles"] + 1) * len(p["shuffle_methods"]) * per_shuffle
+    total = 0.0
+    for factor in {regulariser_of(s) for s in p["settings"]}:
+        stages = stages_for(factor, p["settings"])
+        per_network = p["epochs"] + p["prune_epochs"] * ("pruned" in stages) + len(stages) * clusterings
+        total += per_network * sum(applies(d, factor) for d in p["datasets"])
+    return total * p["networks"]
+
+
+# notebook → (units, steps, weights per step of each network the run trains): units are parameter names (their
+# counts multiplied), steps parameter names (their values summed) or a function of the parameters
 DRIVERS = {
     "add_mul": (["seeds"], ["fnn_base_steps", "lstm_base_steps", "mask_steps"],
                 lambda p: [_fnn_or_lstm(p, m) for m in p["models"]]),
@@ -55,7 +79,7 @@ DRIVERS = {
     "dm_math": (["seeds", "modules"], ["base_steps", "mask_steps"], lambda p: [p["d_model"] ** 2 * p["n_layers"]]),
     "masks_vs_clusters": (["seeds"], ["addmul_base_steps", "addmul_mask_steps", "doubleadd_base_steps",
                                       "doubleadd_mask_steps"], lambda p: [_mlp(p["fnn_hidden"])]),
-    "clusterability": (["networks", "settings"], ["epochs", "prune_epochs"], lambda p: [_mlp(p["hidden"])]),
+    "clusterability": ([], _clusterability_epochs, lambda p: [_mlp(p["hidden"])]),  # its epochs count the networks
     "importance_coherence": (["networks"], ["epochs", "prune_epochs"], lambda p: [_mlp(p["hidden"])]),
     "imagenet_models": (["models"], ["n_shuffles"], lambda p: [1.0]),  # one clustering per shuffle
 }
@@ -70,7 +94,7 @@ def _count(value) -> float:
 def work(name: str, params: dict) -> float:
     """Units × steps × weights of a run of ``name`` with these parameters (a relative measure)."""
     units, steps, weights = DRIVERS[name]
-    total = sum(weights(params)) * sum(params[p] for p in steps)
+    total = sum(weights(params)) * (steps(params) if callable(steps) else sum(params[p] for p in steps))
     for p in units:
         total *= _count(params[p])
     return total

@@ -118,14 +118,24 @@ for dataset in cnn_datasets if cnn_networks else []:
 for regulariser in [r for r in vgg_regularisers if cl.applies("cifar10", r, kind="vgg")] if vgg_networks else []:
     networks_to_train["vgg", "cifar10", regulariser] = vgg_training
 seeds_of = {"mlp": networks, "cnn": cnn_networks, "vgg": vgg_networks}
-units = {(kind, dataset, regulariser, seed): cache.Unit(
-             "clusterability/network", {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(s)},
-             seed, cl.run_network_loading, (kind, dataset, regulariser, seed, s, torch_device), scope=cl.__name__)
+settings_of = {"mlp": settings, "cnn": cnn_settings, "vgg": vgg_settings}
+
+
+def network_unit(kind, dataset, regulariser, seed, s):
+    """One network: trained, measured, pruned and measured, or only the stage its settings show."""
+    stages = cl.stages_for(regulariser, settings_of[kind])
+    params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(s)}
+    params |= {} if stages == cl.STAGES else {"stages": list(stages)}  # both stages: the names earlier runs used
+    return cache.Unit("clusterability/network", params, seed, cl.run_network_loading,
+                      (kind, dataset, regulariser, seed, s, torch_device, stages), scope=cl.__name__)
+
+
+units = {(kind, dataset, regulariser, seed): network_unit(kind, dataset, regulariser, seed, s)
          for (kind, dataset, regulariser), s in networks_to_train.items() for seed in range(seeds_of[kind])}
 results = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
 for (kind, dataset, regulariser, seed), r in results.items():
-    print(f"{kind} {dataset} {regulariser} seed {seed}: test accuracy {r['unpruned']['test_acc']:.3f} unpruned, "
-          f"{r['pruned']['test_acc']:.3f} pruned")
+    print(f"{kind} {dataset} {regulariser} seed {seed}: test accuracy "
+          + ", ".join(f"{r[stage]['test_acc']:.3f} {stage}" for stage in r))
 
 rows = pd.DataFrame(cl.network_rows(results, mlp_settings))
 rows = rows[((rows.kind == "cnn") & rows.setting.isin(cnn_settings))

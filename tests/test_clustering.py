@@ -197,6 +197,16 @@ def test_large_graphs_restart_k_means_more_and_cluster_one_shuffle_at_a_time():
     assert C.graphs_per_batch(C.LARGE_GRAPH) == C.CHUNK and C.graphs_per_batch(C.LARGE_GRAPH + 1) == 1
 
 
+def test_several_k_at_once_give_exactly_what_each_k_gives_alone():
+    graph = C.layered_graph(random_layers([12, 10, 10, 6], seed=5, sparsity=0.3))
+    for method in C.SHUFFLE_METHODS:
+        together = C.clusterability_ks(graph, [5, 3, 2], 19, method, seed=2)
+        for k in (5, 3, 2):
+            alone = C.clusterability(graph, k, 19, method, seed=2)
+            assert together[k]["ncut"] == alone["ncut"] and together[k]["p"] == alone["p"]
+            assert np.array_equal(together[k]["shuffle_ncuts"], alone["shuffle_ncuts"])
+
+
 def test_the_null_does_not_depend_on_how_shuffles_are_batched(monkeypatch):
     graph = C.layered_graph(random_layers([12, 10, 10, 6], seed=5))
     batched = C.clusterability(graph, 3, 19)

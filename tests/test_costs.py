@@ -23,8 +23,21 @@ def test_every_driver_names_parameters_its_notebook_declares():
 
     for name, (units, steps, weights) in costs.DRIVERS.items():
         params = runner.resolved_parameters(name, "cpu")
-        assert set(units) | set(steps) <= set(params), name
-        assert all(w > 0 for w in weights(params)), name
+        assert {p for part in (units, steps) if not callable(part) for p in part} <= set(params), name
+        assert all(w > 0 for w in weights(params)) and costs.work(name, params) > 0, name
+
+
+def test_clusterability_counts_the_networks_it_trains_and_its_clusterings():
+    p = {"datasets": ["mnist", "poly"], "settings": ["plain", "pruned", "l1", "pruned_l1", "dropout"], "networks": 2,
+         "epochs": 10, "prune_epochs": 5, "n_shuffles": 49, "ks": [12, 7], "shuffle_methods": ["layer"],
+         "hidden": [10]}
+    # per stage: (49 shuffles + the network itself) × 1 null model × (k = 12 and k = 7) clusterings
+    stage = 50 * (2 * costs.EMBEDDING_IN_EPOCHS + 19 * costs.KMEANS_PER_CLUSTER_IN_EPOCHS)
+    # MNIST trains none and l1 (both stages: trained and pruned) and dropout (no pruned setting: trained only);
+    # POLY none and l1 (no dropout there); 2 networks each
+    expected = 2 * (2 * 2 * (15 + 2 * stage) + 1 * (10 + stage))
+    assert costs._clusterability_epochs(p) == pytest.approx(expected)
+    assert costs.work("clusterability", p) == pytest.approx(20 * expected)
 
 
 def test_core_hours_count_the_cpus_of_ray_workers():

@@ -144,6 +144,26 @@ def test_poly_and_small_mnist_networks_train_and_report_what_applies(data_root_w
     assert out["pruned"]["sparsity"] > 0.85  # pruned to 90% while the units were rebalanced every step
 
 
+def test_a_network_measures_only_the_stages_its_settings_show(data_root_with_datasets):
+    from modularity.cache import SeedStore
+    from modularity.experiments import clusterability as cl
+    from modularity.experiments import networks
+
+    assert cl.stages_for("none", ["plain", "pruned", "dropout"]) == ("unpruned", "pruned")
+    assert cl.stages_for("none", ["pruned", "pruned_dropout"]) == ("pruned",)  # P1's settings
+    assert cl.stages_for("dropout", ["plain", "dropout", "pruned"]) == ("unpruned",)
+    settings = cl.Settings(hidden=[8, 8], epochs=1, prune_epochs=1, train_subset=256, test_subset=64, ks=[3],
+                           n_shuffles=2)
+    data = cl.load_dataset("mnist", 256, 64, "cpu")
+    with pytest.warns(Warning):  # two shuffles
+        trained_only = cl.run_network("mlp", "mnist", "l1", 0, settings, data, "cpu", stages=("unpruned",))
+        pruned_only = cl.run_network("mlp", "mnist", "l2", 0, settings, data, "cpu", stages=("pruned",))
+    assert set(trained_only) == {"unpruned"} and set(pruned_only) == {"pruned"}
+    store = SeedStore("clusterability_mlp", {"kind": "mlp", "dataset": "mnist", "regulariser": "l1", **{
+        k: v for k, v in vars(settings).items() if k not in networks.MEASUREMENT_FIELDS}}, 0, scope=networks.__name__)
+    assert store.load("base") is not None and store.load("pruned") is None  # never pruned: no one asked
+
+
 def test_each_dataset_runs_the_factors_p1b_trains_on_it():
     from modularity.experiments import clusterability as cl
 

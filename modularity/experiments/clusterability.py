@@ -39,11 +39,25 @@ METRIC_PREFIX = {"mnist": "mnist", "fashion_mnist": "fashion", "cifar10_gray": "
                  "random": "random", "poly": "poly", "mnist_7x7": "cluster_reg"}
 
 
-def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, data, device) -> dict:
-    """Train, measure, prune, measure one network; returns both stages' accuracies and clusterability."""
+STAGES = ("unpruned", "pruned")  # a network as trained, and magnitude-pruned from there
+
+
+def stages_for(regulariser: str, settings: list[str]) -> tuple[str, ...]:
+    """The stages of a network trained with ``regulariser`` that the requested settings show: as trained
+    (``plain``, ``dropout``, …), pruned (``pruned``, ``pruned_dropout``, …), or both. P1 asks only for pruned
+    networks: measuring the trained ones too would double its 320-shuffle null."""
+    wanted = [s for s in settings if regulariser_of(s) == regulariser]
+    return tuple(stage for stage in STAGES if any(s.startswith("pruned") == (stage == "pruned") for s in wanted))
+
+
+def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, data, device,
+                stages: tuple[str, ...] = STAGES) -> dict:
+    """Train, measure, prune, measure one network (the ``stages`` asked for; a network is pruned only when its
+    pruned stage is); returns each stage's accuracy and clusterability."""
     params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(settings)}
     out = {}
-    for name, state in trained_states(kind, dataset, regulariser, seed, settings, data, device).items():
+    states = trained_states(kind, dataset, regulariser, seed, settings, data, device, prune="pruned" in stages)
+    for name, state in ((name, state) for name, state in states.items() if name in stages):
         model = trained_model(kind, dataset, regulariser, state, settings).to(device)
         quality = {"test_acc": float("nan"), "test_mse": mean_squared_error(model, data[2], data[3])} \
             if dataset in REGRESSION else {"test_acc": accuracy(model, data[2], data[3])}
@@ -54,12 +68,13 @@ def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings: 
     return out
 
 
-def run_network_loading(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, device) -> dict:
+def run_network_loading(kind: str, dataset: str, regulariser: str, seed: int, settings: Settings, device,
+                        stages: tuple[str, ...] = STAGES) -> dict:
     """``run_network`` on the data it loads itself (the settings' subsets): a unit of work that runs wherever
     the datasets are, without a notebook holding every dataset variant in memory."""
     data = (data_for(dataset, regulariser, settings.train_subset, settings.test_subset, device) if kind == "mlp"
             else load_dataset(dataset, settings.train_subset, settings.test_subset, device))
-    return run_network(kind, dataset, regulariser, seed, settings, data, device)
+    return run_network(kind, dataset, regulariser, seed, settings, data, device, stages)
 
 
 def sparsity(model: torch.nn.Module) -> float:
@@ -74,13 +89,11 @@ def graph_of(model: torch.nn.Module, kind: str) -> clustering.LayeredGraph:
 def measure(model: torch.nn.Module, kind: str, settings: Settings, seed: int) -> dict:
     """Clusterability for every (k, shuffle method) of the settings."""
     graph = graph_of(model, kind)
-    scores = {}
     with tqdm(total=len(settings.ks) * len(settings.shuffle_methods) * settings.n_shuffles, desc="shuffles",
               leave=False, mininterval=2.0, disable=not _progress()) as bar:
-        for k in settings.ks:
-            for method in settings.shuffle_methods:
-                scores[(k, method)] = clustering.clusterability(graph, k, settings.n_shuffles, method, seed, bar)
-    return scores
+        by_method = {method: clustering.clusterability_ks(graph, settings.ks, settings.n_shuffles, method, seed, bar)
+                     for method in settings.shuffle_methods}  # each shuffle clustered at every k at once
+    return {(k, method): by_method[method][k] for k in settings.ks for method in settings.shuffle_methods}
 
 
 def _progress() -> bool:
