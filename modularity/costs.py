@@ -49,7 +49,7 @@ def _clusterability_epochs(p: dict) -> float:
     from modularity.experiments.clusterability import stages_for
     from modularity.experiments.networks import applies, regulariser_of
 
-    per_shuffle = sum(EMBEDDING_IN_EPOCHS + KMEANS_PER_CLUSTER_IN_EPOCHS * k for k in p["ks"])
+    per_shuffle = EMBEDDING_IN_EPOCHS + KMEANS_PER_CLUSTER_IN_EPOCHS * sum(p["ks"])  # one embedding serves every k
     clusterings = (p["n_shuffles"] + 1) * len(p["shuffle_methods"]) * per_shuffle
     total = 0.0
     for factor in {regulariser_of(s) for s in p["settings"]}:

@@ -31,8 +31,8 @@ def test_clusterability_counts_the_networks_it_trains_and_its_clusterings():
     p = {"datasets": ["mnist", "poly"], "settings": ["plain", "pruned", "l1", "pruned_l1", "dropout"], "networks": 2,
          "epochs": 10, "prune_epochs": 5, "n_shuffles": 49, "ks": [12, 7], "shuffle_methods": ["layer"],
          "hidden": [10]}
-    # per stage: (49 shuffles + the network itself) × 1 null model × (k = 12 and k = 7) clusterings
-    stage = 50 * (2 * costs.EMBEDDING_IN_EPOCHS + 19 * costs.KMEANS_PER_CLUSTER_IN_EPOCHS)
+    # per stage: (49 shuffles + the network itself) × 1 null model, clustered at k = 12 and k = 7
+    stage = 50 * (costs.EMBEDDING_IN_EPOCHS + 19 * costs.KMEANS_PER_CLUSTER_IN_EPOCHS)  # one embedding, both k
     # MNIST trains none and l1 (both stages: trained and pruned) and dropout (no pruned setting: trained only);
     # POLY none and l1 (no dropout there); 2 networks each
     expected = 2 * (2 * 2 * (15 + 2 * stage) + 1 * (10 + stage))
