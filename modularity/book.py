@@ -60,9 +60,10 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
     rendered = (" Re-rendered for this build from the run's stored per-seed results, by today's notebook and "
                 "presentation code." if source else "")
     identity = manifest.get("identity", {})
-    differ = set(runner.changed_since_run(identity)) if identity else set()
+    today = runner.current_code_versions(runner.changed_since_run(identity)) if identity else {}
     for entry in identity.get("certified", []):
-        files = [f for f in entry["files"] if f in differ]  # a file changed back since is not a change
+        # each changed file once, under the certification of today's version (a file changed back is no change)
+        files = [f for f, sha in entry["files"].items() if today.get(f) == sha]
         if files:
             rendered += (f" Since the run, {', '.join(f'`{f}`' for f in files)} changed; the change was "
                          f"certified not to change the numbers: {entry['evidence']}.")

@@ -546,6 +546,13 @@ def changed_results_code(identity: dict) -> list[str]:
     return changed
 
 
+def current_code_versions(files: list[str]) -> dict[str, str]:
+    """``{file: sha256}`` of today's versions of these package files (relative paths)."""
+    from modularity.cache import PACKAGE_DIR
+
+    return {f: sha256_text((PACKAGE_DIR / f).read_bytes()) for f in files if (PACKAGE_DIR / f).exists()}
+
+
 def changed_since_run(identity: dict) -> list[str]:
     """The modules that computed a run and differ today from the versions it recorded (certified or not)."""
     return _changed_files(identity["results"]["code"])

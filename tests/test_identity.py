@@ -160,6 +160,10 @@ def test_the_banner_names_only_certified_files_that_still_differ(project, capsys
 
     manifest["identity"]["results"]["code"]["train.py"] = "1" * 64  # the run's train.py differs from today's
     assert "`train.py` changed" in banner() and "test evidence" in banner()
+    manifest["identity"]["certified"].insert(0, {"replaces": {"train.py": "1" * 64}, "files": {"train.py": "3" * 64},
+                                                 "evidence": "an older certification", "commits": ["a", "c"],
+                                                 "at": "before"})
+    assert "older certification" not in banner()  # that version is gone: today's is named once, under its own
     manifest["identity"]["results"]["code"]["train.py"] = real  # the file was changed back: nothing to say
     assert "changed" not in banner()
 
