@@ -60,10 +60,11 @@ def stage_chapter(name: str, preset: str, source: Path | None = None, warning: s
     rendered = (" Re-rendered for this build from the run's stored per-seed results, by today's notebook and "
                 "presentation code." if source else "")
     identity = manifest.get("identity", {})
-    today = runner.current_code_versions(runner.changed_since_run(identity)) if identity else {}
+    recorded = identity.get("results", {}).get("code", {})
+    today = runner.current_code_versions(recorded)
     for entry in identity.get("certified", []):
         # each changed file once, under the certification of today's version (a file changed back is no change)
-        files = [f for f, sha in entry["files"].items() if today.get(f) == sha]
+        files = [f for f, sha in entry["files"].items() if today.get(f) == sha != recorded.get(f)]
         if files:
             rendered += (f" Since the run, {', '.join(f'`{f}`' for f in files)} changed; the change was "
                          f"certified not to change the numbers: {entry['evidence']}.")

@@ -194,9 +194,10 @@ def _cost_path(path: Path) -> Path:
 
 @contextlib.contextmanager
 def timed():
-    """``{"seconds": wall, "cpu_seconds": CPU time of every thread of this process}`` of the block, filled on
-    exit. CPU time, not wall time × threads, is what a unit cost: on a shared machine the two differ."""
-    cost, wall, cpu = {}, time.perf_counter(), time.process_time()
+    """``{"threads": torch's, "seconds": wall, "cpu_seconds": CPU time of every thread of this process}`` of the
+    block, filled on exit. CPU time, not wall time × threads, is what a unit cost: on a shared machine the two
+    differ."""
+    cost, wall, cpu = {"threads": torch.get_num_threads()}, time.perf_counter(), time.process_time()
     yield cost
     cost.update(seconds=round(time.perf_counter() - wall, 1), cpu_seconds=round(time.process_time() - cpu, 1))
 
@@ -204,7 +205,7 @@ def timed():
 def save_cost(path: Path, cost: dict) -> None:
     """Beside a computed entry, what it cost (``timed``): a run made in parts can then say what all its units
     took."""
-    _cost_path(path).write_text(json.dumps({"threads": torch.get_num_threads()} | cost))  # a Ray worker's own wins
+    _cost_path(path).write_text(json.dumps(cost))
 
 
 def core_seconds(path: Path) -> float | None:

@@ -89,12 +89,12 @@ def _run_unit(unit: cache.Unit, driver_code: str, threads: int) -> Any:
     torch.set_num_threads(threads)
     with cache._computing_inside_cache(), cache.timed() as cost:
         result = unit.compute()
-    return result, cost | {"threads": threads}
+    return result, cost
 
 
 def compute(units: list[cache.Unit]) -> Iterator[tuple[cache.Unit, Any, dict]]:
-    """``(unit, result, cost)`` for every unit, in the order they finish (cost: ``cache.timed``'s, with the
-    worker's threads)."""
+    """``(unit, result, cost)`` for every unit, in the order they finish (cost: ``cache.timed``'s, on the
+    worker)."""
     ray = _ray()
     _start(ray)
     threads = int(os.environ.get(TASK_CPUS_ENV) or 1)

@@ -531,23 +531,18 @@ def _status(name: str, preset: str) -> tuple[str, str]:
 
 def changed_results_code(identity: dict) -> list[str]:
     """Modules that computed the run and differ today from both the recorded and any certified version."""
-    from modularity.cache import PACKAGE_DIR
-
     accepted = {}
     for entry in identity.get("certified", []):
         for relative, sha in entry["files"].items():
             if entry["replaces"].get(relative) == identity["results"]["code"].get(relative):
                 accepted.setdefault(relative, set()).add(sha)
-    changed = []
-    for relative in _changed_files(identity["results"]["code"]):
-        path = PACKAGE_DIR / relative
-        if not (path.exists() and sha256_text(path.read_bytes()) in accepted.get(relative, set())):
-            changed.append(relative)
-    return changed
+    recorded = identity["results"]["code"]
+    today = current_code_versions(recorded)
+    return [f for f, sha in recorded.items() if today.get(f) != sha and today.get(f) not in accepted.get(f, set())]
 
 
-def current_code_versions(files: list[str]) -> dict[str, str]:
-    """``{file: sha256}`` of today's versions of these package files (relative paths)."""
+def current_code_versions(files) -> dict[str, str]:
+    """``{file: sha256}`` of today's versions of these package files (relative paths); a deleted one is absent."""
     from modularity.cache import PACKAGE_DIR
 
     return {f: sha256_text((PACKAGE_DIR / f).read_bytes()) for f in files if (PACKAGE_DIR / f).exists()}
@@ -559,14 +554,8 @@ def changed_since_run(identity: dict) -> list[str]:
 
 
 def _changed_files(recorded: dict[str, str]) -> list[str]:
-    from modularity.cache import PACKAGE_DIR
-
-    changed = []
-    for relative, sha in recorded.items():
-        path = PACKAGE_DIR / relative
-        if not path.exists() or sha256_text(path.read_bytes()) != sha:
-            changed.append(relative)
-    return changed
+    today = current_code_versions(recorded)
+    return [f for f, sha in recorded.items() if today.get(f) != sha]
 
 
 def run_table() -> list[dict]:
