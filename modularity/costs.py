@@ -3,17 +3,19 @@ work the preset's parameters ask for. The reference is the fresh run that did th
 says more about ``paper`` than the ``cpu`` run does: it trained its networks instead of reading some from the
 per-seed store), and its cost is counted in core-hours (wall time × the CPUs its Ray workers used).
 
-Work is counted as units × steps × weights: the independent units (seeds, networks, β values, class pairs),
-the training steps (or epochs) each runs, and the weights every step touches (a layer list's weight count, a
-width squared, a depth). The ratio of each between the preset and ``cpu`` multiplies the ``cpu`` run's time;
-where a notebook trains several kinds of network, their weight ratios are averaged. It is a planning number
-(the time per step is the one measured on this CPU, per-step overheads are taken to scale like the
-arithmetic), not a measurement; parts that ``cpu`` skips entirely (e.g. CNNs with ``cnn_networks`` 0) have no
-time to scale and are named instead.
+Work is counted as units × examples × work per example: the independent units (seeds, networks, β values,
+class pairs), the examples each trains on (steps × batch size, summed over base training and mask stages; epochs
+where the clusterability chapters count them), and the work each example costs (a layer list's weight count, a
+width squared; across architectures, the network's multiply-adds). The ratio between the preset and the
+reference run multiplies the reference's core-hours; where a notebook trains several kinds of network, their
+work is summed. It is a planning number (the time per unit of work is the one measured on this CPU, per-step
+overheads are taken to scale like the arithmetic), not a measurement; parts that the reference skips entirely
+(e.g. CNNs with ``cnn_networks`` 0) have no time to scale and are named instead.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from modularity import runner
@@ -59,30 +61,84 @@ def _clusterability_epochs(p: dict) -> float:
     return total * p["networks"]
 
 
-# notebook → (units, steps, weights per step of each network the run trains): units are parameter names (their
-# counts multiplied), steps parameter names (their values summed) or a function of the parameters
+def _cifar_stage_examples(p: dict) -> float:
+    """Base training, then the control mask and one mask per removed class: examples seen in all."""
+    return p["base_steps"] * p["batch_size"] + p["mask_steps"] * p["mask_batch_size"] * (1 + len(p["classes"]))
+
+
+def _dm_math_examples(p: dict) -> float:
+    """Per module its base training and two masks (control, easy only), from the paper's table when asked."""
+    from modularity.experiments import dm_math
+
+    total = 0.0
+    for module in p["modules"]:
+        s = dm_math.Settings(module, p["base_steps"], p["mask_steps"], batch_size=p["batch_size"],
+                             mask_batch_size=p["mask_batch_size"])
+        s = dm_math.with_paper_table(s) if p.get("paper_table") else s
+        total += s.base_steps * s.batch_size + 2 * s.mask_steps * s.mask_batch_size
+    return total
+
+
+@functools.lru_cache(maxsize=None)
+def _multiply_adds(model: str, width: float, depth: int) -> float:
+    """Multiply-adds of one CIFAR-10 image through the CIFAR network (convolutions and linear layers)."""
+    import torch
+
+    from modularity.experiments import cifar
+
+    network = cifar.build_model(cifar.Settings(model, 1, 1, width=width, depth=depth)).eval()
+    total = [0.0]
+
+    def count(layer, _inputs, output):
+        weight = layer.weight
+        per_output = weight[0].numel() if isinstance(layer, torch.nn.Conv2d) else weight.shape[1]
+        total[0] += per_output * output[0].numel()
+
+    hooks = [m.register_forward_hook(count) for m in network.modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        network(torch.zeros(1, 3, 32, 32))
+    for hook in hooks:
+        hook.remove()
+    return total[0]
+
+
+def _cifar_work_per_example(p: dict) -> list[float]:
+    return [_multiply_adds(p["model"], float(p["width"]), int(p["depth"]))]
+
+
+# notebook → (units, examples, work per example of each network the run trains): units are parameter names (their
+# counts multiplied); examples are phases (a steps parameter, or (steps, batch size) where presets change the
+# batch), summed, or a function of the parameters; work per example is a weight count (the same arithmetic per
+# weight) or, across architectures, multiply-adds
+BATCH = "batch_size"
 DRIVERS = {
-    "add_mul": (["seeds"], ["fnn_base_steps", "lstm_base_steps", "mask_steps"],
+    "add_mul": (["seeds"], [("fnn_base_steps", BATCH), ("lstm_base_steps", BATCH), ("mask_steps", BATCH)],
                 lambda p: [_fnn_or_lstm(p, m) for m in p["models"]]),
-    "double_add": (["seeds"], ["fnn_base_steps", "lstm_base_steps", "mask_steps"],
+    "double_add": (["seeds"], [("fnn_base_steps", BATCH), ("lstm_base_steps", BATCH), ("mask_steps", BATCH)],
                    lambda p: [_fnn_or_lstm(p, m) for m in p["models"]]),
-    "mask_diagnostics": (["seeds"], ["base_steps", "mask_steps"], lambda p: [_fnn_or_lstm(p, m) for m in p["models"]]),
-    "sharing_vs_size": (["seeds"], ["base_steps", "mask_steps"],
+    "mask_diagnostics": (["seeds"], [("base_steps", BATCH), ("mask_steps", BATCH)],
+                         lambda p: [_fnn_or_lstm(p, m) for m in p["models"]]),
+    "sharing_vs_size": (["seeds"], [("base_steps", BATCH), ("mask_steps", BATCH)],
                         lambda p: [_mlp(_hidden_of(n)) for n in p["networks"]]),
-    "beta_sensitivity": (["seeds", "betas"], ["base_steps", "mask_steps"],
+    "beta_sensitivity": (["seeds", "betas"], [("base_steps", BATCH), ("mask_steps", BATCH)],
                          lambda p: [_mlp(_hidden_of(n)) for n in p["networks"]]),
-    "permuted_mnist_transfer": (["seeds", "mask_new_inits"], ["steps_per_task"], lambda p: [_mlp(p["hidden"])]),
-    "cifar_class_removal": (["seeds"], ["base_steps", "mask_steps"], lambda p: [p["width"] ** 2]),
-    "cifar_mask_stability": (["seeds", "n_pairs"], ["base_steps", "mask_steps"], lambda p: [p["width"] ** 2]),
-    "scan": (["seeds"], ["lstm_base_steps", "transformer_base_steps", "mask_steps"],
+    "permuted_mnist_transfer": (["seeds", "mask_new_inits"], [("steps_per_task", BATCH)],
+                                lambda p: [_mlp(p["hidden"])]),
+    "cifar_class_removal": (["seeds"], _cifar_stage_examples, _cifar_work_per_example),
+    "cifar_mask_stability": (["seeds", "n_pairs"], [("base_steps", BATCH), ("mask_steps", "mask_batch_size")],
+                             lambda p: [p["width"] ** 2]),
+    "scan": (["seeds"], [("lstm_base_steps", BATCH), ("transformer_base_steps", BATCH), ("mask_steps", BATCH)],
              lambda p: [float(p["lstm_hidden"] if m == "lstm" else p["transformer_d"]) ** 2 for m in p["models"]]),
-    "dm_math": (["seeds", "modules"], ["base_steps", "mask_steps"], lambda p: [p["d_model"] ** 2 * p["n_layers"]]),
+    "dm_math": (["seeds"], _dm_math_examples, lambda p: [p["d_model"] ** 2 * p["n_layers"]]),
     "masks_vs_clusters": (["seeds"], ["addmul_base_steps", "addmul_mask_steps", "doubleadd_base_steps",
                                       "doubleadd_mask_steps"], lambda p: [_mlp(p["fnn_hidden"])]),
     "clusterability": ([], _clusterability_epochs, lambda p: [_mlp(p["hidden"])]),  # its epochs count the networks
     "importance_coherence": (["networks"], ["epochs", "prune_epochs"], lambda p: [_mlp(p["hidden"])]),
     "imagenet_models": (["models"], ["n_shuffles"], lambda p: [1.0]),  # one clustering per shuffle
 }
+# notebooks whose work per example is the network's multiply-adds, so that one architecture's run scales to another
+ACROSS_ARCHITECTURES = {"cifar_class_removal"}
 # parameters that switch on a part the cpu run may leave out altogether (0 there)
 OPTIONAL_PARTS = {"cnn_networks": "the small CNNs", "vgg_networks": "the VGGs"}
 
@@ -92,9 +148,10 @@ def _count(value) -> float:
 
 
 def work(name: str, params: dict) -> float:
-    """Units × steps × weights of a run of ``name`` with these parameters (a relative measure)."""
-    units, steps, weights = DRIVERS[name]
-    total = sum(weights(params)) * (steps(params) if callable(steps) else sum(params[p] for p in steps))
+    """Units × examples × work per example of a run of ``name`` with these parameters (a relative measure)."""
+    units, examples, weights = DRIVERS[name]
+    total = sum(weights(params)) * (examples(params) if callable(examples) else sum(
+        params[phase[0]] * params[phase[1]] if isinstance(phase, tuple) else params[phase] for phase in examples))
     for p in units:
         total *= _count(params[p])
     return total
@@ -137,7 +194,8 @@ def reference_run(name: str, preset: str) -> tuple[str, dict] | None:
         if other in (preset, runner.TEST_PRESET) or runner.status(name, other)[0] not in runner.CURRENT_STATES:
             continue
         params = runner.resolved_parameters(name, other)
-        if params.get("model") == target.get("model"):  # another architecture's time says nothing about it
+        # another architecture's time says nothing about this one, unless work counts multiply-adds
+        if params.get("model") == target.get("model") or name in ACROSS_ARCHITECTURES:
             candidates.append((work(name, params), other, params))
     if not candidates:
         return None
@@ -166,7 +224,9 @@ def describe(name: str, preset: str) -> str | None:
         return None
     hours, left_out, reference = found
     size = f"{hours:,.0f} h on one CPU core" if hours >= 1 else f"{hours * 60:.0f} min"
-    text = f"≈ {size} (estimated from the `{reference}` run)"
+    ours, theirs = (runner.resolved_parameters(name, p).get("model") for p in (preset, reference))
+    across = f" of the `{theirs}` model, scaled by multiply-adds per image" if ours != theirs else ""
+    text = f"≈ {size} (estimated from the `{reference}` run{across})"
     if left_out:
         text += f", plus {' and '.join(left_out)} (not estimated: the `{reference}` run has none to scale from)"
     return text

@@ -56,7 +56,7 @@ from modularity.parameters import check_notebook_parameters
 
 check_notebook_parameters("dm_math", globals())  # papermill and Jupyter get the runner's checks
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import pandas as pd
 import torch
@@ -71,23 +71,13 @@ torch_device = choose_device(device)
 provenance.record("run", "device", str(torch_device))
 unknown = set(modules) - set(dm_data.MODULES)
 assert not unknown, f"unknown module(s) {sorted(unknown)}; choose from {dm_data.MODULES}"
-# the original code's per-module settings: module → (batch, base steps, warm-up, mask steps, mask batch, mask lr, β)
-PAPER = {"arithmetic__add_or_sub": (256, 30000, 0, 30000, 256, 0.03, 2e-5),
-         "algebra__linear_1d": (512, 200000, 5000, 50000, 400, 0.02, 1e-6),
-         "calculus__differentiate": (128, 40000, 0, 40000, 128, 0.03, 1e-5),
-         "comparison__sort": (256, 30000, 0, 30000, 256, 0.03, 3e-6),
-         "polynomials__collect": (128, 200000, 5000, 50000, 256, 0.02, 1e-6)}
 
 
 def settings_for(module):
     settings = dm_math.Settings(module, base_steps, mask_steps, d_model, n_heads, ff, n_layers, batch_size,
                                 mask_batch_size, lr, warmup_steps, mask_lr, beta, n_mask_samples,
                                 length_buckets=length_buckets, data=f"{per_difficulty}/{per_test}/{holdout}")
-    if paper_table:
-        batch, steps, warmup, masks, mask_batch, m_lr, b = PAPER[module]
-        settings = replace(settings, batch_size=batch, base_steps=steps, warmup_steps=warmup, mask_steps=masks,
-                           mask_batch_size=mask_batch, mask_lr=m_lr, beta=b)
-    return settings
+    return dm_math.with_paper_table(settings) if paper_table else settings
 
 
 data = {}

@@ -8,9 +8,37 @@ from modularity import costs
 def test_work_is_units_times_steps_times_weights():
     params = {"seeds": 2, "models": ["fnn", "lstm"], "fnn_hidden": [10, 10], "lstm_hidden": 4,
               "fnn_base_steps": 100, "lstm_base_steps": 100, "mask_steps": 50}
-    # fnn: 10·10 + 10 + 10 = 120 weights, lstm: 4² = 16; steps 100 + 100 + 50; 2 seeds
-    assert costs.work("add_mul", params) == pytest.approx((120 + 16) * 250 * 2)
-    assert costs.work("add_mul", params | {"models": ["fnn"]}) == pytest.approx(120 * 250 * 2)
+    # fnn: 10·10 + 10 + 10 = 120 weights, lstm: 4² = 16; steps 100 + 100 + 50 of batch 8; 2 seeds
+    assert costs.work("add_mul", params | {"batch_size": 8}) == pytest.approx((120 + 16) * 250 * 8 * 2)
+    assert costs.work("add_mul", params | {"batch_size": 8, "models": ["fnn"]}) == pytest.approx(120 * 250 * 8 * 2)
+
+
+def test_a_larger_batch_is_more_work_phase_by_phase():
+    params = {"seeds": 1, "models": ["lstm"], "lstm_hidden": 2, "lstm_base_steps": 10, "transformer_base_steps": 0,
+              "mask_steps": 5, "batch_size": 64}
+    assert costs.work("scan", params | {"batch_size": 256}) == pytest.approx(4 * costs.work("scan", params))
+    cifar = {"seeds": 1, "model": "cnn", "width": 0.5, "depth": 110, "classes": [0, 1, 2], "base_steps": 100,
+             "batch_size": 64, "mask_steps": 10, "mask_batch_size": 32}
+    # base 100 × 64, then the control mask and one per removed class: 4 × 10 × 32
+    assert costs._cifar_stage_examples(cifar) == 100 * 64 + 4 * 10 * 32
+
+
+def test_multiply_adds_match_the_published_counts_of_the_cifar_resnets():
+    # He et al.'s CIFAR ResNets as usually quoted: ResNet-20 ≈ 41 M and ResNet-110 ≈ 253 M multiply-adds an image
+    assert costs._multiply_adds("resnet", 1.0, 20) == pytest.approx(40.8e6, rel=0.01)
+    assert costs._multiply_adds("resnet", 1.0, 110) == pytest.approx(253e6, rel=0.01)
+    # dropout adds no arithmetic; half the channels is about a quarter of it
+    assert costs._multiply_adds("cnn_nodropout", 1.0, 110) == costs._multiply_adds("cnn", 1.0, 110)
+    assert costs._multiply_adds("cnn", 0.5, 110) == pytest.approx(costs._multiply_adds("cnn", 1.0, 110) / 4, rel=0.1)
+
+
+def test_the_mathematics_paper_table_sets_each_modules_steps_and_batches():
+    params = {"seeds": 1, "modules": ["arithmetic__add_or_sub", "algebra__linear_1d"], "base_steps": 10,
+              "mask_steps": 5, "batch_size": 4, "mask_batch_size": 2, "d_model": 2, "n_layers": 1}
+    assert costs._dm_math_examples(params) == 2 * (10 * 4 + 2 * 5 * 2)
+    # the original code's table: 30,000 steps of 256 and two masks of 30,000 × 256; 200,000 × 512, masks 50,000 × 400
+    assert costs._dm_math_examples(params | {"paper_table": True}) == (30000 * 256 + 2 * 30000 * 256
+                                                                      + 200000 * 512 + 2 * 50000 * 400)
 
 
 def test_network_names_and_the_half_mask_network_count_their_own_weights():
@@ -21,9 +49,11 @@ def test_network_names_and_the_half_mask_network_count_their_own_weights():
 def test_every_driver_names_parameters_its_notebook_declares():
     from modularity import runner
 
-    for name, (units, steps, weights) in costs.DRIVERS.items():
+    for name, (units, examples, weights) in costs.DRIVERS.items():
         params = runner.resolved_parameters(name, "cpu")
-        assert {p for part in (units, steps) if not callable(part) for p in part} <= set(params), name
+        named = {p for part in (units, examples) if not callable(part) for entry in part
+                 for p in (entry if isinstance(entry, tuple) else (entry,))}
+        assert named <= set(params), name
         assert all(w > 0 for w in weights(params)) and costs.work(name, params) > 0, name
 
 
@@ -81,3 +111,19 @@ def test_the_estimate_scales_from_the_fresh_run_that_did_the_most_work(monkeypat
     assert costs.describe("importance_coherence", "paper") == "≈ 4 h on one CPU core (estimated from the `big` run)"
     manifests.pop("big")
     assert costs.estimate("importance_coherence", "paper")[:3:2] == (pytest.approx(8.0), "cpu")
+
+
+def test_another_architecture_scales_by_multiply_adds_only_where_work_counts_them(monkeypatch):
+    cpu = {"seeds": 1, "model": "cnn", "width": 1.0, "depth": 20, "classes": [0], "base_steps": 10,
+           "batch_size": 8, "mask_steps": 10, "mask_batch_size": 8}
+    presets = {"cpu": cpu, "resnet": cpu | {"model": "resnet"}}
+    monkeypatch.setattr(costs.runner, "presets_of", lambda name: presets)
+    monkeypatch.setattr(costs.runner, "resolved_parameters", lambda name, p: presets[p])
+    monkeypatch.setattr(costs.runner, "read_manifest", lambda name, p: {"wall_time_s": 3600})
+    monkeypatch.setattr(costs.runner, "status", lambda name, p: ("fresh" if p == "cpu" else "missing", ""))
+    hours, _, reference = costs.estimate("cifar_class_removal", "resnet")
+    ratio = costs._multiply_adds("resnet", 1.0, 20) / costs._multiply_adds("cnn", 1.0, 20)
+    assert reference == "cpu" and hours == pytest.approx(ratio)
+    assert "of the `cnn` model, scaled by multiply-adds per image" in costs.describe("cifar_class_removal", "resnet")
+    monkeypatch.setattr(costs, "ACROSS_ARCHITECTURES", set())
+    assert costs.estimate("cifar_class_removal", "resnet") is None

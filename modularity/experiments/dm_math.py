@@ -4,7 +4,7 @@ the easy problems only; exact-match accuracy on the held-out hard problems with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from modularity import mask_algebra
 from modularity.data import dm_math
@@ -35,6 +35,21 @@ class Settings:
     grad_clip: float = 0.1
     length_buckets: int = 1  # > 1: each batch from one group of similar answer lengths (less padding)
     data: str = ""  # what the network trains on (sizes of generated data); keys the per-seed stores
+
+
+# The original code's per-module settings: module → (batch, base steps, warm-up, mask steps, mask batch, mask lr, β)
+PAPER_TABLE = {"arithmetic__add_or_sub": (256, 30000, 0, 30000, 256, 0.03, 2e-5),
+               "algebra__linear_1d": (512, 200000, 5000, 50000, 400, 0.02, 1e-6),
+               "calculus__differentiate": (128, 40000, 0, 40000, 128, 0.03, 1e-5),
+               "comparison__sort": (256, 30000, 0, 30000, 256, 0.03, 3e-6),
+               "polynomials__collect": (128, 200000, 5000, 50000, 256, 0.02, 1e-6)}
+
+
+def with_paper_table(settings: Settings) -> Settings:
+    """``settings`` with its module's steps, batches, warm-up, mask learning rate and β from ``PAPER_TABLE``."""
+    batch, steps, warmup, masks, mask_batch, mask_lr, beta = PAPER_TABLE[settings.module]
+    return replace(settings, batch_size=batch, base_steps=steps, warmup_steps=warmup, mask_steps=masks,
+                   mask_batch_size=mask_batch, mask_lr=mask_lr, beta=beta)
 
 
 def short_name(module: str) -> str:
