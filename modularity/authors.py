@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["P1B", "P1B_CNN", "P1B_IMAGENET", "P1B_VGG", "P1bRow", "RANDOM_INIT", "RANDOM_INIT_SOURCE", "p1b_row"]
+__all__ = ["P1", "P1B", "P1B_CNN", "P1B_IMAGENET", "P1B_VGG", "P1bRow", "RANDOM_INIT", "RANDOM_INIT_SOURCE", "p1_row",
+           "p1b_row"]
 
 MLP_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_mlp.csv"
 CLUSTER_GRAD_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_clust_grad.csv"
@@ -123,3 +124,64 @@ P1B_IMAGENET: dict[str, P1bRow] = {
     "vgg16": P1bRow(7.800, 8.213, -22.1, 1.0, None, IMAGENET_SOURCE),
     "resnet18": P1bRow(7.905, 8.508, -2.2, 1.0, None, IMAGENET_SOURCE),
 }
+
+
+def p1_source(k: int) -> str:
+    return ("dfilan/clusterability_in_neural_networks, "
+            f"notebooks/mlp-clustering-stability-different-n_clusters-K={k}.ipynb (cell 12)")
+
+
+def _p1(k, ncut, shuffled, z, below, test_acc) -> P1bRow:
+    return P1bRow(ncut, shuffled, z, below, test_acc, p1_source(k))
+
+
+P1_SHUFFLES = 320  # P1's shuffles per network and null model: "below every shuffle" is p = 1/321 there
+
+
+# Filan et al.'s first paper (*Pruned Neural Networks are Surprisingly Modular*): pruned 784-256×4-10 MLPs, 10 per
+# row, 320 shuffles per null model. Means over the 10 networks of the per-network table saved in each notebook's
+# cell 12 (n-cut, shuffle mean, z-score, is_sig = below every shuffle, test accuracy). Greyscale CIFAR-10 trained
+# 20 + 40 epochs there (100 + 40 with dropout 0.2). (k, dataset, setting, null model) → the authors' means
+P1: dict[tuple[int, str, str, str], P1bRow] = {
+    (10, "mnist", "pruned", "layer"): _p1(10, 7.137, 7.397, -8.05, 1.0, 0.984),
+    (10, "mnist", "pruned", "layer_nonzero"): _p1(10, 7.137, 7.293, -2.46, 0.9, 0.984),
+    (10, "mnist", "pruned_dropout", "layer"): _p1(10, 6.688, 7.421, -24.31, 1.0, 0.979),
+    (10, "mnist", "pruned_dropout", "layer_nonzero"): _p1(10, 6.688, 6.881, -8.02, 1.0, 0.979),
+    (10, "fashion_mnist", "pruned", "layer"): _p1(10, 6.975, 7.257, -9.55, 0.9, 0.893),
+    (10, "fashion_mnist", "pruned", "layer_nonzero"): _p1(10, 6.975, 7.051, -0.50, 0.1, 0.893),
+    (10, "fashion_mnist", "pruned_dropout", "layer"): _p1(10, 6.460, 7.339, -28.15, 1.0, 0.869),
+    (10, "fashion_mnist", "pruned_dropout", "layer_nonzero"): _p1(10, 6.460, 6.732, -3.52, 1.0, 0.869),
+    (10, "cifar10_gray", "pruned", "layer"): _p1(10, 7.331, 7.303, 1.05, 0.2, 0.415),
+    (10, "cifar10_gray", "pruned", "layer_nonzero"): _p1(10, 7.331, 7.312, -0.36, 0.1, 0.415),
+    (10, "cifar10_gray", "pruned_dropout", "layer"): _p1(10, 6.973, 7.298, -16.10, 1.0, 0.422),
+    (10, "cifar10_gray", "pruned_dropout", "layer_nonzero"): _p1(10, 6.973, 7.153, -1.28, 0.2, 0.422),
+    (7, "mnist", "pruned", "layer"): _p1(7, 4.556, 4.710, -6.52, 1.0, 0.984),
+    (7, "mnist", "pruned", "layer_nonzero"): _p1(7, 4.556, 4.653, -2.07, 0.6, 0.984),
+    (7, "mnist", "pruned_dropout", "layer"): _p1(7, 4.222, 4.712, -21.88, 1.0, 0.979),
+    (7, "mnist", "pruned_dropout", "layer_nonzero"): _p1(7, 4.222, 4.344, -7.75, 1.0, 0.979),
+    (7, "fashion_mnist", "pruned", "layer"): _p1(7, 4.351, 4.613, -10.44, 1.0, 0.893),
+    (7, "fashion_mnist", "pruned", "layer_nonzero"): _p1(7, 4.351, 4.457, -0.93, 0.0, 0.893),
+    (7, "fashion_mnist", "pruned_dropout", "layer"): _p1(7, 4.079, 4.663, -21.84, 1.0, 0.869),
+    (7, "fashion_mnist", "pruned_dropout", "layer_nonzero"): _p1(7, 4.079, 4.239, -2.62, 0.5, 0.869),
+    (7, "cifar10_gray", "pruned", "layer"): _p1(7, 4.707, 4.647, 2.48, 0.1, 0.415),
+    (7, "cifar10_gray", "pruned", "layer_nonzero"): _p1(7, 4.707, 4.633, 0.66, 0.0, 0.415),
+    (7, "cifar10_gray", "pruned_dropout", "layer"): _p1(7, 4.373, 4.618, -15.12, 0.9, 0.422),
+    (7, "cifar10_gray", "pruned_dropout", "layer_nonzero"): _p1(7, 4.373, 4.465, -0.91, 0.2, 0.422),
+    (2, "mnist", "pruned", "layer"): _p1(2, 0.333, 0.330, 1.12, 0.0, 0.984),
+    (2, "mnist", "pruned", "layer_nonzero"): _p1(2, 0.333, 0.332, 1.39, 0.0, 0.984),
+    (2, "mnist", "pruned_dropout", "layer"): _p1(2, 0.332, 0.323, 3.91, 0.0, 0.979),
+    (2, "mnist", "pruned_dropout", "layer_nonzero"): _p1(2, 0.332, 0.331, 1.47, 0.0, 0.979),
+    (2, "fashion_mnist", "pruned", "layer"): _p1(2, 0.319, 0.313, 3.17, 0.0, 0.893),
+    (2, "fashion_mnist", "pruned", "layer_nonzero"): _p1(2, 0.319, 0.318, 1.80, 0.0, 0.893),
+    (2, "fashion_mnist", "pruned_dropout", "layer"): _p1(2, 0.312, 0.312, -0.47, 0.0, 0.869),
+    (2, "fashion_mnist", "pruned_dropout", "layer_nonzero"): _p1(2, 0.312, 0.312, 0.05, 0.0, 0.869),
+    (2, "cifar10_gray", "pruned", "layer"): _p1(2, 0.306, 0.313, -5.50, 0.9, 0.415),
+    (2, "cifar10_gray", "pruned", "layer_nonzero"): _p1(2, 0.306, 0.297, 17.25, 0.0, 0.415),
+    (2, "cifar10_gray", "pruned_dropout", "layer"): _p1(2, 0.290, 0.308, -20.83, 0.9, 0.422),
+    (2, "cifar10_gray", "pruned_dropout", "layer_nonzero"): _p1(2, 0.290, 0.257, 29.05, 0.0, 0.422),
+}
+
+
+def p1_row(k: int, dataset: str, setting: str, method: str) -> P1bRow | None:
+    """P1's means for pruned MLPs at (k, dataset, setting, null model), or None where P1 has no such row."""
+    return P1.get((k, dataset, setting, method))

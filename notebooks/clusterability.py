@@ -224,10 +224,17 @@ for (d, s), r in table.iterrows():
 for dataset in datasets:  # one table per dataset, in P1b's layout
     print(dataset)
     show([row for row in comparison_rows if row["dataset"] == dataset])
+
+
+def agreement_counts(levels):
+    """"3 agrees, 1 partly": how many rows reached each level of the agreement rule."""
+    return ", ".join(f"{levels.count(level)} {level}" for level in ("agrees", "partly", "disagrees", "not comparable")
+                     if levels.count(level))
+
+
 with_authors = [row["agreement"] for row in comparison_rows if row["agreement"] != "no authors' row"]
-glue("agreement_summary", f"of the {len(with_authors)} rows with an authors' number, " + ", ".join(
-    f"{with_authors.count(level)} {level}" for level in ("agrees", "partly", "disagrees", "not comparable")
-    if with_authors.count(level)) if with_authors else "no row has an authors' number at this k and null model")
+glue("agreement_summary", f"of the {len(with_authors)} rows with an authors' number, {agreement_counts(with_authors)}"
+     if with_authors else "no row has an authors' number at this k and null model")
 
 
 # %% [markdown]
@@ -291,18 +298,38 @@ print(f"random init n-cut (k = {ks[0]}): {random_ncuts.mean():.3f} ± {random_nc
 # ## Other k and null models
 # Every (k, null model) the preset asks for, as the share of networks below every shuffle (the `cpu` preset
 # has only the primary one; `paper_p1` adds P1's k ∈ {2, 7, 10} and the `layer_nonzero` null model, which
-# keeps each layer's sparsity pattern).
+# keeps each layer's sparsity pattern). Where the run has P1's 320 shuffles, P1's own means for its pruned
+# MLPs stand beside each row (10 networks each; the per-network tables saved in the original code's
+# `notebooks/mlp-clustering-stability-different-n_clusters-K=*.ipynb`), judged by the same agreement rule as
+# the P1b table. P1 trained its greyscale CIFAR-10 MLPs 20 + 40 epochs (100 + 40 with dropout); this run
+# trains every dataset {glue:text}`epochs_note`.
 
 # %%
 others = rows[rows.kind == "mlp"].groupby(["dataset", "setting", "k", "method"], sort=False).agg(
     ncut=("ncut", "mean"), shuffle_mean=("shuffle_mean", "mean"), z=("z", "mean"),
     below_every_shuffle=("below_every_shuffle", "mean"), n_below=("below_every_shuffle", "sum"))
+p1_comparable = n_shuffles == authors.P1_SHUFFLES
+p1_agreement, p1_columns = [], []
 for (dataset, setting, k, method), r in others.iterrows():
     if (k, method) != (ks[0], shuffle_methods[0]):
         glue(f"{cl.METRIC_PREFIX[dataset]}_{setting}_k{k}_{method}_frac_significant", r.below_every_shuffle)
     if method == "layer" and setting.startswith("pruned"):  # P1's settings: pruned networks at each of its k
         glue(f"p1_{k}_{cl.METRIC_PREFIX[dataset]}_{setting}_n_significant", int(r.n_below))
-others
+    theirs = authors.p1_row(k, dataset, setting, method) if p1_comparable else None
+    p1_agreement.append(verdicts.agreement_with_authors(r.z, r.below_every_shuffle, theirs.z,
+                                                        theirs.below_every_shuffle) if theirs else "no P1 row")
+    p1_columns.append({f"{key} (P1)": getattr(theirs, key, None) for key in ("ncut", "shuffle_mean", "z",
+                                                                             "below_every_shuffle")})
+    if theirs:
+        glue(f"p1_{k}_{cl.METRIC_PREFIX[dataset]}_{setting}_{method}_agreement", p1_agreement[-1])
+others = others.join(pd.DataFrame(p1_columns, index=others.index, dtype=float))
+others["agreement (P1)"] = p1_agreement
+with_p1 = [a for a in p1_agreement if a != "no P1 row"]
+glue("p1_agreement_summary", f"of the {len(with_p1)} (k, null model, dataset, setting) rows P1 reports, "
+     f"{agreement_counts(with_p1)}" if with_p1 else
+     f"not compared at this preset (P1's rows used {authors.P1_SHUFFLES} shuffles; this run {n_shuffles})")
+glue("epochs_note", f"{epochs} + {prune_epochs} epochs")
+others.style.format(precision=3, na_rep="—")
 
 # %% [markdown]
 # ## P1's lesions: which clusters matter, and which depend on each other
@@ -498,7 +525,8 @@ glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} ep
 # The other datasets: {glue:text}`other_datasets_verdict`. The unlearnable-data control (the claim that
 # networks trained on RANDOM images and labels do *not* become clusterable, by the same rule): {glue:text}`random_control`.
 #
-# Beside P1b's published rows: {glue:text}`agreement_summary`.
+# Beside P1b's published rows: {glue:text}`agreement_summary`. Beside P1's rows (pruned MLPs at k = 10, 7 and 2,
+# both null models): {glue:text}`p1_agreement_summary`.
 #
 # For the pruned + dropout MLPs, the headline setting of the papers, the mean z-score against the shuffles
 # is {glue:text}`mnist_pruned_dropout_z:.1f` on MNIST and {glue:text}`fashion_pruned_dropout_z:.1f` on
