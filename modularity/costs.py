@@ -56,9 +56,18 @@ def _clusterability_epochs(p: dict) -> float:
     total = 0.0
     for factor in {regulariser_of(s) for s in p["settings"]}:
         stages = stages_for(factor, p["settings"])
-        per_network = p["epochs"] + p["prune_epochs"] * ("pruned" in stages) + len(stages) * clusterings
-        total += per_network * sum(applies(d, factor) for d in p["datasets"])
+        for dataset in [d for d in p["datasets"] if applies(d, factor)]:
+            trained, pruned = _mlp_epochs(p, dataset, factor)
+            total += trained + pruned * ("pruned" in stages) + len(stages) * clusterings
     return total * p["networks"]
+
+
+def _mlp_epochs(p: dict, dataset: str, factor: str) -> tuple[int, int]:
+    """Training and pruning epochs of one MLP: greyscale CIFAR-10 may have its own (P1's) schedule."""
+    if dataset != "cifar10_gray":
+        return p["epochs"], p["prune_epochs"]
+    trained = p.get("cifar_dropout_epochs" if factor == "dropout" else "cifar_epochs") or p["epochs"]
+    return trained, p.get("cifar_prune_epochs") or p["prune_epochs"]
 
 
 def _cifar_stage_examples(p: dict) -> float:

@@ -127,3 +127,12 @@ def test_another_architecture_scales_by_multiply_adds_only_where_work_counts_the
     assert "of the `cnn` model, scaled by multiply-adds per image" in costs.describe("cifar_class_removal", "resnet")
     monkeypatch.setattr(costs, "ACROSS_ARCHITECTURES", set())
     assert costs.estimate("cifar_class_removal", "resnet") is None
+
+
+def test_greyscale_cifar_counts_its_own_schedule_where_the_preset_gives_one():
+    p = {"datasets": ["cifar10_gray", "mnist"], "settings": ["pruned", "pruned_dropout"], "networks": 1, "epochs": 20,
+         "prune_epochs": 20, "n_shuffles": 0, "ks": [2], "shuffle_methods": [], "hidden": [10]}
+    # no clusterings (no null model): plain and dropout networks on both datasets, trained and pruned
+    assert costs._clusterability_epochs(p) == pytest.approx(4 * 40)
+    p1 = p | {"cifar_epochs": 20, "cifar_dropout_epochs": 100, "cifar_prune_epochs": 40}
+    assert costs._clusterability_epochs(p1) == pytest.approx(2 * 40 + (20 + 40) + (100 + 40))

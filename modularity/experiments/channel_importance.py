@@ -24,6 +24,7 @@ from torch import nn
 from modularity import clustering, lesions, tracing
 from modularity.experiments import networks
 from modularity.experiments.importance import (
+    evaluation_set,
     example_coherence,
     optimise_inputs,
     sub_clusters,
@@ -109,7 +110,7 @@ def analyse_network(model: nn.Module, data, seed: int, k: int, n_random: int, te
     visualisation and dataset-example coherence. ``data``: (x_train, y_train, x_test, y_test)."""
     model = model.eval()
     x_train, y_train, x_test, y_test = data
-    x_eval, y_eval = (x_test[:test_subset], y_test[:test_subset]) if test_subset else (x_test, y_test)
+    x_eval, y_eval = evaluation_set(x_test, y_test, test_subset)
     base = lesions.model_class_accuracies(model, x_eval, y_eval, 10, 500)
     convs = conv_layers(model)  # traced once for every sub-cluster's lesion and visualisation
     activations = channel_activations(model, x_train[:activation_examples], convs=convs)

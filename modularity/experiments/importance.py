@@ -210,6 +210,19 @@ def example_coherence(pre: list[torch.Tensor], labels: torch.Tensor, layer: int,
             "example_entropy": float(entropies[0])}
 
 
+def evaluation_set(x_test: torch.Tensor, y_test: torch.Tensor, test_subset: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``test_subset`` test images (0: all). A subset that misses a class of the test set is refused:
+    the offline JPEG copy of CIFAR-10 lists its test images class by class, so its first 2,000 are two classes."""
+    if not test_subset:
+        return x_test, y_test
+    missing = sorted(set(y_test.unique().tolist()) - set(y_test[:test_subset].unique().tolist()))
+    if missing:
+        raise ValueError(f"the first {test_subset:,} test images lack the classes {missing} (a test set stored class "
+                         f"by class, as the offline CIFAR-10 copy is): set test_subset to 0 to score lesions on all "
+                         f"{len(y_test):,}")
+    return x_test[:test_subset], y_test[:test_subset]
+
+
 def analyse_network(model, data, seed: int, partitions, k: int, n_random: int, test_subset: int,
                     activation_examples: int, vis_steps: int, vis_lr: float) -> dict:
     """Every sub-cluster of every partition of one trained MLP: importance (lesioned with its random same-size
@@ -217,7 +230,7 @@ def analyse_network(model, data, seed: int, partitions, k: int, n_random: int, t
     ``(x_train, y_train, x_test, y_test)``; ``test_subset`` 0 means the whole test set."""
     x_train, y_train, x_test, y_test = data
     examples = x_train[:activation_examples].cpu()
-    x_eval, y_eval = (x_test[:test_subset], y_test[:test_subset]) if test_subset else (x_test, y_test)
+    x_eval, y_eval = evaluation_set(x_test, y_test, test_subset)
     x_eval, y_eval = x_eval.cpu(), y_eval.cpu()
     hidden_eval = lesions.hidden_activations(model, x_eval)
     base = lesions.class_accuracies(model(x_eval), y_eval, 10).numpy()
