@@ -493,9 +493,8 @@ def _status(name: str, preset: str) -> tuple[str, str]:
         params = resolved_parameters(name, preset)
     except ParameterError as error:
         return "stale", f"preset no longer valid: {error}"
-    if params != identity["results"]["parameters"]:
-        changed = sorted(k for k in set(params) | set(identity["results"]["parameters"])
-                         if params.get(k) != identity["results"]["parameters"].get(k))
+    changed = changed_parameters(name, params, identity["results"]["parameters"])
+    if changed:
         return "stale", f"parameters changed: {', '.join(changed)}"
     for dataset, recorded in identity["results"]["data"].items():
         current = registry.current_checksums(dataset)
@@ -527,6 +526,15 @@ def _status(name: str, preset: str) -> tuple[str, str]:
         return "stale", (f"changed: {', '.join(presentation)}; the run cannot be re-rendered (it trains outside the "
                          "per-seed cache)")
     return "render", f"changed: {', '.join(presentation)}"
+
+
+def changed_parameters(name: str, params: dict, recorded: dict) -> list[str]:
+    """Parameters whose value differs from the run's. A parameter the notebook declared after the run, left at
+    its default, asks nothing new of the results: the run is re-rendered (its notebook changed), and a default
+    that did change a computation would miss the per-seed cache, which a re-render refuses."""
+    declared = declared_parameters(notebook_source(name))
+    added_at_default = {k for k in set(params) - set(recorded) if params[k] == declared[k].default}
+    return sorted(k for k in (set(params) | set(recorded)) - added_at_default if params.get(k) != recorded.get(k))
 
 
 def changed_results_code(identity: dict) -> list[str]:

@@ -106,6 +106,14 @@ def test_publish_override_staleness_and_failure(project, capsys):
 
     source.write_text(TINY)
     assert runner.staleness("tiny", "cpu") is None
+    # a parameter declared after the run: at its default only the notebook changed (this one cannot be
+    # re-rendered: it computes outside the per-seed cache); set by a preset, the parameters changed
+    source.write_text(TINY.replace("fail: bool = False  # raise on purpose",
+                                   "fail: bool = False  # raise on purpose\nextra: int = 0  # added later"))
+    assert runner.staleness("tiny", "cpu").startswith("changed: notebook;")
+    (project / "notebooks" / "presets.yaml").write_text(PRESETS.replace("n: 2,", "n: 2, extra: 1,"))
+    assert runner.staleness("tiny", "cpu") == "parameters changed: extra"
+    source.write_text(TINY)
     (project / "notebooks" / "presets.yaml").write_text(PRESETS.replace("n: 2", "n: 4"))
     assert runner.staleness("tiny", "cpu") == "parameters changed: n"
     published.write_text(before.decode().replace("Tiny", "Edited"))
