@@ -2,8 +2,8 @@
 
 Clusterability (Filan et al., *Clusterability in Neural Networks*): means over the networks of each row of the
 result files committed with the original code, `dfilan/clusterability_in_neural_networks` under `results/`
-(k = 12, 50 `layer` shuffles; "below every shuffle" is the share of networks with p = 1/51). ``None`` marks a
-number the transcription does not give: it is shown as missing, never filled in.
+(k = 12, 50 `layer` shuffles; "below every shuffle" is the share of networks with p = 1/51), computed from the
+files' per-network rows. ``None`` marks a number the files do not give: it is shown as missing, never filled in.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ MLP_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_facto
 CLUSTER_GRAD_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_clust_grad.csv"
 CNN_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_cnn.csv"
 VGG_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_cnn_vgg.csv"
+LINES_SOURCE = ("dfilan/clusterability_in_neural_networks, "
+                "results/mlp-clustering-stability-two-shuffling-methods-statistics-k12-n50.csv")
 RANDOM_INIT_SOURCE = "dfilan/clusterability_in_neural_networks, notebooks/random_init_ncuts.ipynb"
 IMAGENET_SOURCE = "dfilan/clusterability_in_neural_networks, results/clustering_factors_imagenet.csv"
 # kind → (mean, sd) of the n-cut at k = 12 of 100 untrained networks with Glorot-uniform weights
@@ -33,82 +35,97 @@ class P1bRow:
     source: str
 
 
-def _mlp(ncut, shuffled, z, below, test_acc=None) -> P1bRow:
-    return P1bRow(ncut, shuffled, z, below, test_acc, MLP_SOURCE)
+def _rows_from(source: str):
+    """A row maker for one result file: the numbers, then this file as their source."""
+    def row(ncut, shuffled, z, below, test_acc) -> P1bRow:
+        return P1bRow(ncut, shuffled, z, below, test_acc, source)
+    return row
 
 
-# (dataset, setting) → the authors' means; settings named as in ``experiments.networks.SETTINGS``
+_mlp, _cluster_grad, _cnn, _vgg = map(_rows_from, (MLP_SOURCE, CLUSTER_GRAD_SOURCE, CNN_SOURCE, VGG_SOURCE))
+
+
+# (dataset, setting) → the authors' means over each row's networks (5; 10 for the 7 × 7 MNIST's cluster-gradient
+# rows); settings named as in ``experiments.networks.SETTINGS``. POLY is a regression: no test accuracy.
 P1B: dict[tuple[str, str], P1bRow] = {
-    ("mnist", "plain"): _mlp(10.02, 10.17, -4.5, 1.0),
-    ("mnist", "dropout"): _mlp(9.97, 10.30, -3.0, 1.0),
-    ("mnist", "l1"): _mlp(9.06, 6.51, 18.0, 0.0),
-    ("mnist", "l2"): _mlp(9.64, 9.39, 4.0, 0.2),
-    ("mnist", "clusterable_init"): _mlp(8.72, 10.07, -43.8, 1.0),
-    ("mnist", "pruned"): _mlp(8.88, 9.18, -9.7, 1.0),
-    ("mnist", "pruned_dropout"): _mlp(8.35, 9.25, -24.0, 1.0),
-    ("mnist", "pruned_l1"): _mlp(10.06, 2.72, 22.3, 0.0),
-    ("mnist", "pruned_l2"): _mlp(8.34, 8.60, -6.0, 0.6),
-    ("mnist", "pruned_clusterable_init"): _mlp(5.75, 9.20, -92.0, 1.0),
-    ("mnist", "halves_same"): _mlp(10.04, 10.10, -2.6, 0.4),
-    ("mnist", "halves_diff"): _mlp(9.87, 10.31, -7.2, 1.0, 0.93),
-    ("mnist", "pruned_halves_diff"): _mlp(None, None, None, None, 0.94),
-    ("fashion_mnist", "plain"): _mlp(9.89, 10.08, -5.4, 1.0),
-    ("fashion_mnist", "dropout"): _mlp(9.70, 10.05, -10.7, 1.0),
-    ("fashion_mnist", "l1"): _mlp(8.41, 7.21, 11.5, 0.0),
-    ("fashion_mnist", "l2"): _mlp(9.47, 9.19, 4.3, 0.0),
-    ("fashion_mnist", "clusterable_init"): _mlp(8.75, 10.02, -34.0, 1.0),
-    ("fashion_mnist", "pruned"): _mlp(8.69, 9.03, -10.4, 1.0),
-    ("fashion_mnist", "pruned_dropout"): _mlp(8.11, 9.13, -24.7, 1.0),
-    ("fashion_mnist", "pruned_l1"): _mlp(9.94, 4.59, 23.8, 0.0),
-    ("fashion_mnist", "pruned_l2"): _mlp(8.52, 8.75, -3.9, 0.6),
-    ("fashion_mnist", "pruned_clusterable_init"): _mlp(6.27, 9.07, -81.1, 1.0),
-    ("fashion_mnist", "halves_same"): _mlp(9.78, 9.92, -4.4, 0.8),
-    ("fashion_mnist", "halves_diff"): _mlp(9.88, 10.25, -18.9, 1.0, 0.72),
-    ("poly", "plain"): _mlp(9.81, 10.19, -25.5, 1.0),
-    ("poly", "l1"): _mlp(9.21, 9.28, None, 0.6),
-    ("poly", "l2"): _mlp(8.30, 9.87, -130.0, None),
-    ("mnist_7x7", "plain"): P1bRow(10.02, None, None, None, 0.957, CLUSTER_GRAD_SOURCE),
-    ("mnist_7x7", "cluster_grad"): P1bRow(8.93, None, None, None, 0.959, CLUSTER_GRAD_SOURCE),
-    ("mnist_7x7", "pruned"): P1bRow(7.11, None, -2.7, 0.4, 0.934, CLUSTER_GRAD_SOURCE),
-    ("mnist_7x7", "pruned_cluster_grad"): P1bRow(5.51, None, -5.3, 0.7, 0.896, CLUSTER_GRAD_SOURCE),
+    ("mnist", "plain"): _mlp(10.024, 10.165, -4.47, 1.0, 0.980),
+    ("mnist", "dropout"): _mlp(9.971, 10.295, -2.98, 1.0, 0.980),
+    ("mnist", "l1"): _mlp(9.062, 6.505, 18.02, 0.0, 0.979),
+    ("mnist", "l2"): _mlp(9.639, 9.387, 4.02, 0.2, 0.980),
+    ("mnist", "clusterable_init"): _mlp(8.718, 10.065, -43.75, 1.0, 0.979),
+    ("mnist", "halves_same"): _mlp(10.041, 10.104, -2.56, 0.4, 0.993),
+    ("mnist", "halves_diff"): _mlp(9.874, 10.312, -7.21, 1.0, 0.926),
+    ("fashion_mnist", "plain"): _mlp(9.885, 10.080, -5.37, 1.0, 0.891),
+    ("fashion_mnist", "dropout"): _mlp(9.698, 10.052, -10.68, 1.0, 0.872),
+    ("fashion_mnist", "l1"): _mlp(8.407, 7.214, 11.47, 0.0, 0.880),
+    ("fashion_mnist", "l2"): _mlp(9.468, 9.185, 4.27, 0.0, 0.879),
+    ("fashion_mnist", "clusterable_init"): _mlp(8.746, 10.022, -34.02, 1.0, 0.892),
+    ("fashion_mnist", "halves_same"): _mlp(9.782, 9.919, -4.35, 0.8, 0.940),
+    ("fashion_mnist", "halves_diff"): _mlp(9.881, 10.246, -18.87, 1.0, 0.716),
+    ("poly", "plain"): _mlp(9.810, 10.186, -25.46, 1.0, None),
+    ("poly", "l1"): _mlp(9.209, 9.277, -2.14, 0.6, None),
+    ("poly", "l2"): _mlp(8.300, 9.869, -130.36, 1.0, None),
+    ("mnist", "pruned"): _mlp(8.880, 9.183, -9.67, 1.0, 0.984),
+    ("mnist", "pruned_dropout"): _mlp(8.350, 9.247, -23.96, 1.0, 0.979),
+    ("mnist", "pruned_l1"): _mlp(10.064, 2.717, 22.28, 0.0, 0.981),
+    ("mnist", "pruned_l2"): _mlp(8.335, 8.599, -5.99, 0.6, 0.982),
+    ("mnist", "pruned_clusterable_init"): _mlp(5.750, 9.200, -91.96, 1.0, 0.983),
+    ("mnist", "pruned_halves_same"): _mlp(8.923, 9.036, -3.01, 0.6, 0.995),
+    ("mnist", "pruned_halves_diff"): _mlp(8.460, 9.181, -22.52, 1.0, 0.940),
+    ("fashion_mnist", "pruned"): _mlp(8.687, 9.032, -10.35, 1.0, 0.894),
+    ("fashion_mnist", "pruned_dropout"): _mlp(8.110, 9.131, -24.69, 1.0, 0.867),
+    ("fashion_mnist", "pruned_l1"): _mlp(9.943, 4.591, 23.78, 0.0, 0.887),
+    ("fashion_mnist", "pruned_l2"): _mlp(8.524, 8.746, -3.89, 0.6, 0.892),
+    ("fashion_mnist", "pruned_clusterable_init"): _mlp(6.265, 9.065, -81.05, 1.0, 0.893),
+    ("fashion_mnist", "pruned_halves_same"): _mlp(8.447, 8.800, -9.51, 0.8, 0.947),
+    ("fashion_mnist", "pruned_halves_diff"): _mlp(8.637, 9.046, -14.62, 1.0, 0.724),
+    ("mnist_7x7", "plain"): _cluster_grad(10.020, 10.035, -0.49, 0.2, 0.957),
+    ("mnist_7x7", "cluster_grad"): _cluster_grad(8.928, 8.144, 2.71, 0.1, 0.959),
+    ("mnist_7x7", "pruned"): _cluster_grad(7.114, 7.426, -2.67, 0.4, 0.934),
+    ("mnist_7x7", "pruned_cluster_grad"): _cluster_grad(5.514, 6.310, -5.31, 0.7, 0.896),
+    ("lines", "pruned"): P1bRow(7.361, 7.743, -3.87, 1.0, 1.000, LINES_SOURCE),
 }
 
 
-def _cnn(ncut, shuffled, z, below) -> P1bRow:
-    return P1bRow(ncut, shuffled, z, below, None, CNN_SOURCE)
-
-
-# the small CNN's channel graph, k = 12; rows the transcription gives without naming their dataset are left out
+# the small CNN's channel graph, k = 12 (the file's STACKED rows are a dataset this package does not build)
 P1B_CNN: dict[tuple[str, str], P1bRow] = {
-    ("mnist", "plain"): _cnn(10.69, 10.67, None, 0.0),
-    ("fashion_mnist", "plain"): _cnn(10.64, 10.67, None, 0.2),
-    ("mnist", "l2"): _cnn(8.05, 10.25, -70.7, None),
-    ("fashion_mnist", "l2"): _cnn(9.30, 10.58, None, None),
-    ("mnist", "clusterable_init"): _cnn(None, None, None, 1.0),
-    ("fashion_mnist", "clusterable_init"): _cnn(None, None, None, 1.0),
-    ("mnist", "pruned"): _cnn(10.46, 10.03, 11.0, None),
+    ("mnist", "plain"): _cnn(10.687, 10.673, 0.77, 0.0, 0.992),
+    ("mnist", "dropout"): _cnn(10.688, 10.698, -0.66, 0.0, 0.994),
+    ("mnist", "l1"): _cnn(10.313, 5.302, 27.50, 0.0, 0.991),
+    ("mnist", "l2"): _cnn(8.050, 10.252, -70.72, 1.0, 0.991),
+    ("mnist", "clusterable_init"): _cnn(10.528, 10.658, -7.41, 1.0, 0.991),
+    ("fashion_mnist", "plain"): _cnn(10.643, 10.671, -1.53, 0.2, 0.922),
+    ("fashion_mnist", "dropout"): _cnn(10.615, 10.646, -1.62, 0.4, 0.925),
+    ("fashion_mnist", "l1"): _cnn(9.982, 7.488, 23.94, 0.0, 0.913),
+    ("fashion_mnist", "l2"): _cnn(9.303, 10.578, -53.87, 1.0, 0.923),
+    ("fashion_mnist", "clusterable_init"): _cnn(10.574, 10.662, -4.87, 1.0, 0.921),
+    ("mnist", "pruned"): _cnn(10.462, 10.034, 11.02, 0.0, 0.993),
+    ("mnist", "pruned_dropout"): _cnn(10.267, 10.073, 5.16, 0.0, 0.993),
+    ("mnist", "pruned_l1"): _cnn(9.313, 3.049, 22.76, 0.0, 0.991),
+    ("mnist", "pruned_l2"): _cnn(10.754, 9.764, 16.97, 0.0, 0.992),
+    ("mnist", "pruned_clusterable_init"): _cnn(10.148, 10.001, 3.80, 0.0, 0.993),
+    ("fashion_mnist", "pruned"): _cnn(10.377, 10.060, 8.05, 0.0, 0.922),
+    ("fashion_mnist", "pruned_dropout"): _cnn(9.974, 9.951, 0.43, 0.0, 0.905),
+    ("fashion_mnist", "pruned_l1"): _cnn(10.282, 8.619, 12.83, 0.0, 0.919),
+    ("fashion_mnist", "pruned_l2"): _cnn(10.445, 9.976, 11.07, 0.0, 0.923),
+    ("fashion_mnist", "pruned_clusterable_init"): _cnn(10.357, 10.034, 8.22, 0.0, 0.923),
 }
 
 
-def _vgg(ncut, shuffled, z, below, test_acc) -> P1bRow:
-    return P1bRow(ncut, shuffled, z, below, test_acc, VGG_SOURCE)
-
-
-# the CIFAR-10 VGG's channel graph, k = 12: means over the file's 5 networks per setting ("below every
-# shuffle": percentile 1/51)
+# the CIFAR-10 VGG's channel graph, k = 12
 P1B_VGG: dict[tuple[str, str], P1bRow] = {
-    ("cifar10", "plain"): _vgg(8.19, 3.82, 18.8, 0.0, 0.882),
-    ("cifar10", "l1"): _vgg(5.29, 2.07, 92.0, 0.0, 0.871),
-    ("cifar10", "l2"): _vgg(8.55, 2.10, 33.4, 0.0, 0.899),
-    ("cifar10", "dropout"): _vgg(8.84, 8.28, 5.2, 0.0, 0.896),
-    ("cifar10", "dropout_l2"): _vgg(8.35, 8.25, 1.2, 0.2, 0.898),
-    ("cifar10", "clusterable_init"): _vgg(8.21, 3.90, 19.7, 0.0, 0.898),
-    ("cifar10", "pruned"): _vgg(8.13, 3.60, 21.1, 0.0, 0.909),
-    ("cifar10", "pruned_l1"): _vgg(4.70, 0.74, 104.7, 0.0, 0.881),
-    ("cifar10", "pruned_l2"): _vgg(8.70, 1.73, 31.3, 0.0, 0.908),
-    ("cifar10", "pruned_dropout"): _vgg(6.34, 7.98, -8.2, 1.0, 0.905),
-    ("cifar10", "pruned_dropout_l2"): _vgg(6.14, 7.99, -11.4, 0.8, 0.902),
-    ("cifar10", "pruned_clusterable_init"): _vgg(8.21, 3.58, 20.2, 0.0, 0.902),
+    ("cifar10", "plain"): _vgg(8.189, 3.819, 18.82, 0.0, 0.882),
+    ("cifar10", "l1"): _vgg(5.294, 2.074, 91.95, 0.0, 0.871),
+    ("cifar10", "l2"): _vgg(8.548, 2.104, 33.36, 0.0, 0.899),
+    ("cifar10", "dropout"): _vgg(8.844, 8.283, 5.15, 0.0, 0.896),
+    ("cifar10", "dropout_l2"): _vgg(8.355, 8.246, 1.16, 0.2, 0.898),
+    ("cifar10", "clusterable_init"): _vgg(8.213, 3.905, 19.75, 0.0, 0.898),
+    ("cifar10", "pruned"): _vgg(8.133, 3.603, 21.14, 0.0, 0.909),
+    ("cifar10", "pruned_l1"): _vgg(4.701, 0.741, 104.68, 0.0, 0.881),
+    ("cifar10", "pruned_l2"): _vgg(8.701, 1.730, 31.30, 0.0, 0.908),
+    ("cifar10", "pruned_dropout"): _vgg(6.341, 7.977, -8.21, 1.0, 0.905),
+    ("cifar10", "pruned_dropout_l2"): _vgg(6.135, 7.994, -11.44, 0.8, 0.902),
+    ("cifar10", "pruned_clusterable_init"): _vgg(8.212, 3.582, 20.24, 0.0, 0.902),
 }
 
 
@@ -132,7 +149,7 @@ def p1_source(k: int) -> str:
 
 
 def _p1(k, ncut, shuffled, z, below, test_acc) -> P1bRow:
-    return P1bRow(ncut, shuffled, z, below, test_acc, p1_source(k))
+    return _rows_from(p1_source(k))(ncut, shuffled, z, below, test_acc)
 
 
 P1_SHUFFLES = 320  # P1's shuffles per network and null model: "below every shuffle" is p = 1/321 there

@@ -39,3 +39,18 @@ def test_p1_found_every_pruned_mnist_mlp_below_its_layer_shuffles_at_k_10_and_7_
     for k, expected in ((10, 1.0), (7, 1.0), (2, 0.0)):
         assert {authors.p1_row(k, "mnist", s, "layer").below_every_shuffle for s in ("pruned", "pruned_dropout")} \
             == {expected}
+
+
+@pytest.mark.parametrize("kind, dataset, setting, ncut, shuffled, z, below", [
+    # P1b's rows as read by hand from the result files (rounded as they were read)
+    ("mlp", "mnist", "pruned", 8.88, 9.18, -9.7, 1.0),
+    ("mlp", "fashion_mnist", "pruned_l2", 8.52, 8.75, -3.9, 0.6),
+    ("mlp", "poly", "l2", 8.30, 9.87, -130.4, 1.0),
+    ("mlp", "lines", "pruned", 7.36, 7.74, -3.9, 1.0),
+    ("cnn", "mnist", "l2", 8.05, 10.25, -70.7, 1.0),
+    ("vgg", "cifar10", "pruned_dropout", 6.34, 7.98, -8.2, 1.0),
+])
+def test_rows_match_the_result_files_as_read_by_hand(kind, dataset, setting, ncut, shuffled, z, below):
+    row = authors.p1b_row(dataset, setting, kind)
+    assert (round(row.ncut, 2), round(row.shuffle_mean, 2), round(row.z, 1), row.below_every_shuffle) == \
+        (ncut, shuffled, z, below)
