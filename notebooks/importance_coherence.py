@@ -240,7 +240,7 @@ channel_units = {}
 for kind, dataset, regulariser, count, training in channel_networks:
     data = cl.load_dataset(dataset, train_subset, 0, torch_device) if count else None
     if count:
-        imp.evaluation_set(data[2], data[3], test_subset)  # refuses, before any training, a subset missing a class
+        imp.evaluation_set(data[2], data[3], test_subset)  # warns, before any training, of a subset missing a class
     for seed in range(count):
         params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, "training": vars(training), "k": k,
                   "n_random": n_random, "test_subset": test_subset, "activation_examples": activation_examples,

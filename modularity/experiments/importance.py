@@ -15,6 +15,7 @@ compared with random same-size sets from the same layer on three questions:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,16 +211,20 @@ def example_coherence(pre: list[torch.Tensor], labels: torch.Tensor, layer: int,
             "example_entropy": float(entropies[0])}
 
 
+class UnbalancedSubsetWarning(UserWarning):
+    """An evaluation subset that misses classes of its test set."""
+
+
 def evaluation_set(x_test: torch.Tensor, y_test: torch.Tensor, test_subset: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``test_subset`` test images (0: all). A subset that misses a class of the test set is refused:
-    the offline JPEG copy of CIFAR-10 lists its test images class by class, so its first 2,000 are two classes."""
+    """The first ``test_subset`` test images (0: all), with a warning when they miss a class of the test set: the
+    offline JPEG copy of CIFAR-10 lists its test images class by class, so its first 2,000 are two classes."""
     if not test_subset:
         return x_test, y_test
     missing = sorted(set(y_test.unique().tolist()) - set(y_test[:test_subset].unique().tolist()))
     if missing:
-        raise ValueError(f"the first {test_subset:,} test images lack the classes {missing} (a test set stored class "
-                         f"by class, as the offline CIFAR-10 copy is): set test_subset to 0 to score lesions on all "
-                         f"{len(y_test):,}")
+        warnings.warn(f"the first {test_subset:,} test images lack the classes {missing} (a test set stored class by "
+                      "class, as the offline CIFAR-10 copy is), so lesions are scored on the others only: set "
+                      f"test_subset to 0 to score them on all {len(y_test):,}", UnbalancedSubsetWarning, stacklevel=2)
     return x_test[:test_subset], y_test[:test_subset]
 
 
