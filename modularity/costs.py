@@ -63,7 +63,10 @@ def _clusterability_epochs(p: dict) -> float:
 
 
 def _mlp_epochs(p: dict, dataset: str, factor: str) -> tuple[int, int]:
-    """Training and pruning epochs of one MLP: greyscale CIFAR-10 may have its own (P1's) schedule."""
+    """Training and pruning epochs of one MLP: the 7 × 7 MNIST (P1b) and greyscale CIFAR-10 (P1) may have their
+    own schedules."""
+    if dataset == "mnist_7x7":
+        return p.get("small_epochs") or p["epochs"], p.get("small_prune_epochs") or p["prune_epochs"]
     if dataset != "cifar10_gray":
         return p["epochs"], p["prune_epochs"]
     trained = p.get("cifar_dropout_epochs" if factor == "dropout" else "cifar_epochs") or p["epochs"]

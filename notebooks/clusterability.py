@@ -35,6 +35,8 @@ settings: list[str] = ["plain", "dropout", "pruned", "pruned_dropout"]  # P1b's 
 networks: int = 3  # networks (seeds 0..networks-1) per dataset and setting (P1b: 5) [at least 1]
 hidden: list[int] = [256, 256, 256, 256]  # MLP hidden layers (papers: 4 × 256) [non-empty; at least 1]
 small_hidden: list[int] = [64, 64, 64]  # hidden layers of the mnist_7x7 MLP (P1b's cluster-gradient experiment: 3 × 64) [non-empty; at least 1]
+small_epochs: int = 0  # training epochs of the mnist_7x7 MLP (0: `epochs`; P1b: 10) [at least 0]
+small_prune_epochs: int = 0  # pruning epochs of the mnist_7x7 MLP (0: `prune_epochs`; P1b: 10) [at least 0]
 epochs: int = 10  # training epochs (papers: 20) [at least 1]
 prune_epochs: int = 10  # pruning epochs after training (papers: 20; CIFAR 40) [at least 1]
 batch_size: int = 128  # batch size (papers: 128) [at least 1]
@@ -113,9 +115,11 @@ vgg_regularisers = sorted({cl.regulariser_of(s) for s in vgg_settings})
 
 
 def mlp_training(dataset, regulariser):
-    """The MLP settings of one dataset: the 7 × 7 MNIST's smaller network, greyscale CIFAR-10's own schedule."""
+    """The MLP settings of one dataset: the 7 × 7 MNIST's smaller network, and its and greyscale CIFAR-10's own
+    schedules where the preset gives them."""
     if dataset == "mnist_7x7":
-        return replace(mlp_settings, hidden=small_hidden)
+        return replace(mlp_settings, hidden=small_hidden, epochs=small_epochs or epochs,
+                       prune_epochs=small_prune_epochs or prune_epochs)
     if dataset == "cifar10_gray":
         trained = cifar_dropout_epochs if regulariser == "dropout" else cifar_epochs
         return replace(mlp_settings, epochs=trained or epochs, prune_epochs=cifar_prune_epochs or prune_epochs)
@@ -549,7 +553,11 @@ glue("unpruned_epochs_note", f"its unpruned networks were trained for {epochs} o
      "network stays close to its random initialisation, whose n-cut (above) is near the shuffles'" if epochs < 20
      else f"its unpruned networks were trained for {epochs} epochs, as P1b's were, so training length does not "
      "explain a difference")
-glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} epochs, k = {ks[0]}, "
+own_schedules = sorted({f"{d} {'with dropout ' if r == 'dropout' else ''}{s.epochs} + {s.prune_epochs}"
+                        for (kind, d, r), s in networks_to_train.items()
+                        if kind == "mlp" and (s.epochs, s.prune_epochs) != (epochs, prune_epochs)})
+glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} epochs"
+     f"{' (' + ', '.join(own_schedules) + ')' if own_schedules else ''}, k = {ks[0]}, "
      f"{n_shuffles} '{shuffle_methods[0]}' shuffles per network")
 
 # %% [markdown]
