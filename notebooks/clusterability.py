@@ -273,6 +273,10 @@ def departure(row):
     below = (f", {row['below every shuffle']:.0%} of networks below every shuffle against "
              f"{row['below every shuffle (authors)']:.0%}" if row["below every shuffle (authors)"] is not None else "")
     checked = CHECKED.get(row["setting"], "nothing beyond the checks every row shares (below)")
+    trained = mlp_training(row["dataset"], cl.regulariser_of(row["setting"])).epochs
+    theirs_trained = 10 if row["dataset"] == "mnist_7x7" else 20  # P1b's epochs before pruning
+    if not row["setting"].startswith("pruned") and trained < theirs_trained:
+        checked = f"these networks trained {trained} of P1b's {theirs_trained} epochs; {checked}"
     return f"{row['dataset']} {row['setting']}, {row['agreement']} ({z}{below}{spread}); checked: {checked}"
 
 
