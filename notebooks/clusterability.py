@@ -336,8 +336,13 @@ random_ncuts = cl.random_init_ncuts("mlp", random_init_networks, ks[0], mlp_sett
 glue("random_init_ncut", stats.mean_std(random_ncuts)[0])
 glue("random_init_ncut_std", stats.mean_std(random_ncuts)[1])
 glue("random_init_networks", random_init_networks)
-glue("random_init_authors_ncut", authors.RANDOM_INIT["mlp"][0])
-glue("random_init_authors_ncut_std", authors.RANDOM_INIT["mlp"][1])
+theirs_random = authors.RANDOM_INIT["mlp"]
+if ks[0] == 12:  # the authors' baseline is at k = 12
+    glue("random_init_authors_ncut", theirs_random[0])
+    glue("random_init_authors_ncut_std", theirs_random[1])
+glue("random_init_summary", f"{stats.mean_std(random_ncuts)[0]:.3f} (sd {stats.mean_std(random_ncuts)[1]:.3f}, "
+     f"{random_init_networks} networks, k = {ks[0]}; P1b: " + (f"{theirs_random[0]:.3f}, sd {theirs_random[1]:.3f})"
+                                                             if ks[0] == 12 else "at k = 12 only)"))
 print(f"random init n-cut (k = {ks[0]}): {random_ncuts.mean():.3f} ± {random_ncuts.std(ddof=1):.3f} "
       f"over {random_init_networks} networks")
 
@@ -528,6 +533,8 @@ def verdict(dataset):
 for dataset in datasets:
     glue(f"{cl.METRIC_PREFIX[dataset]}_verdict", verdict(dataset))
     print(verdict(dataset))
+for dataset in set(("mnist", "fashion_mnist", "cifar10_gray")) - set(datasets):  # the datasets the text names
+    glue(f"{cl.METRIC_PREFIX[dataset]}_verdict", f"{dataset} — not run at this preset")
 pruned_rows = [table.loc[d].loc[s] for d in datasets for s in ("pruned", "pruned_dropout") if s in table.loc[d].index]
 glue("claim_status", verdicts.claim_status([int(r.n_significant) == int(r.n_networks) for r in pruned_rows]))
 other_datasets = [d for d in datasets if d not in ("mnist", "fashion_mnist", "cifar10_gray")]
@@ -560,6 +567,19 @@ glue("unpruned_epochs_note", f"its unpruned networks were trained for {epochs} o
 own_schedules = sorted({f"{d} {'with dropout ' if r == 'dropout' else ''}{s.epochs} + {s.prune_epochs}"
                         for (kind, d, r), s in networks_to_train.items()
                         if kind == "mlp" and (s.epochs, s.prune_epochs) != (epochs, prune_epochs)})
+
+
+def headline(dataset, name):
+    """The pruned + dropout row of one dataset: its mean z, P1b's beside it where comparable, test accuracy."""
+    if (dataset, "pruned_dropout") not in table.index:
+        return None
+    r, theirs = table.loc[(dataset, "pruned_dropout")], authors.p1b_row(dataset, "pruned_dropout")
+    return (f"{r.z:.1f} on {name}" + (f" (P1b: {theirs.z:.1f})" if comparable and theirs else "")
+            + f" at test accuracy {r.test_acc:.1%}")
+
+
+headlines = [h for h in (headline("mnist", "MNIST"), headline("fashion_mnist", "Fashion-MNIST")) if h]
+glue("headline", "; ".join(headlines) if headlines else "not run at this preset")
 glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} epochs"
      f"{' (' + ', '.join(own_schedules) + ')' if own_schedules else ''}, k = {ks[0]}, "
      f"{n_shuffles} '{shuffle_methods[0]}' shuffles per network")
@@ -587,14 +607,9 @@ glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} ep
 # compared with its `layer` shuffles; and the clustering itself gives the same n-cuts as scikit-learn's on the
 # same graphs (the performance chapter).
 #
-# For the pruned + dropout MLPs, the headline setting of the papers, the mean z-score against the shuffles
-# is {glue:text}`mnist_pruned_dropout_z:.1f` on MNIST and {glue:text}`fashion_pruned_dropout_z:.1f` on
-# Fashion-MNIST (P1b: {glue:text}`mnist_pruned_dropout_authors_z:.1f` and
-# {glue:text}`fashion_pruned_dropout_authors_z:.1f`), at test accuracies {glue:text}`mnist_pruned_dropout_test_acc:.1%` and
-# {glue:text}`fashion_pruned_dropout_test_acc:.1%`. Untrained Glorot MLPs have n-cut
-# {glue:text}`random_init_ncut:.3f` (sd {glue:text}`random_init_ncut_std:.3f`, {glue:text}`random_init_networks`
-# networks; P1b: {glue:text}`random_init_authors_ncut:.3f`, sd {glue:text}`random_init_authors_ncut_std:.3f`). This run used {glue:text}`run_size`; the P1b papers' runs used 5 networks and
-# 20 + 20 epochs (the `paper` preset).
+# For the pruned + dropout MLPs, the headline setting of the papers, the mean z-score against the shuffles:
+# {glue:text}`headline`. Untrained Glorot MLPs have n-cut {glue:text}`random_init_summary`. This run used
+# {glue:text}`run_size`; the P1b papers' runs used 5 networks and 20 + 20 epochs (the `paper` preset).
 #
 # **P1's lesions** (pruned MLPs, k = {glue:text}`lesion_k`): {glue:text}`p1_lesion_verdict`.
 #
