@@ -312,18 +312,29 @@ plt.show()
 # %% [markdown]
 # ## n-cut against z-score, one point per network
 # Left and low is more clusterable; below the dashed line a network is below its shuffles' mean by more than
-# two shuffle standard deviations.
+# two shuffle standard deviations. The z axis is linear within ±10 and logarithmic beyond (some settings reach
+# |z| in the hundreds).
 
 # %%
-fig, axes = plt.subplots(1, len(datasets), figsize=(3.1 * len(datasets), 3.2), squeeze=False,
-                         constrained_layout=True)
-for ax, dataset in zip(axes[0], datasets):
+n_cols = min(len(datasets), 4)
+fig, axes = plt.subplots(-(-len(datasets) // n_cols), n_cols, figsize=(3.4 * n_cols, 3.0 * -(-len(datasets) // n_cols)),
+                         squeeze=False, constrained_layout=True)
+legend = {}
+for ax, dataset in itertools.zip_longest(axes.flat, datasets):
+    if dataset is None:
+        ax.set_visible(False)
+        continue
     sns.scatterplot(data=mlp_rows[mlp_rows.dataset == dataset], x="ncut", y="z", hue="setting", style="setting",
                     hue_order=settings, style_order=settings, s=60, ax=ax)
+    legend.update(zip(*reversed(ax.get_legend_handles_labels())))  # label → handle, every setting once
+    ax.get_legend().remove()
     ax.axhline(-2, ls="--", color="grey", lw=1)
+    ax.set_yscale("symlog", linthresh=10)
     ax.set_title(dataset)
     ax.set_xlabel(f"n-cut (k = {ks[0]})")
     ax.set_ylabel("z-score vs shuffles")
+shown_settings = [s for s in settings if s in legend]
+fig.legend([legend[s] for s in shown_settings], shown_settings, loc="outside right upper", title="setting")
 plt.show()
 
 # %% [markdown]
