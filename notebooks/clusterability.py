@@ -312,8 +312,8 @@ plt.show()
 # %% [markdown]
 # ## n-cut against z-score, one point per network
 # Left and low is more clusterable; below the dashed line a network is below its shuffles' mean by more than
-# two shuffle standard deviations. The z axis is linear within ±10 and logarithmic beyond (some settings reach
-# |z| in the hundreds).
+# two shuffle standard deviations. Where a dataset's |z| passes 10 its axis is linear within ±10 and
+# logarithmic beyond (some settings reach |z| in the hundreds).
 
 # %%
 n_cols = min(len(datasets), 4)
@@ -324,12 +324,14 @@ for ax, dataset in itertools.zip_longest(axes.flat, datasets):
     if dataset is None:
         ax.set_visible(False)
         continue
-    sns.scatterplot(data=mlp_rows[mlp_rows.dataset == dataset], x="ncut", y="z", hue="setting", style="setting",
-                    hue_order=settings, style_order=settings, s=60, ax=ax)
+    points = mlp_rows[mlp_rows.dataset == dataset]
+    sns.scatterplot(data=points, x="ncut", y="z", hue="setting", style="setting", hue_order=settings,
+                    style_order=settings, s=60, ax=ax)
     legend.update(zip(*reversed(ax.get_legend_handles_labels())))  # label → handle, every setting once
     ax.get_legend().remove()
     ax.axhline(-2, ls="--", color="grey", lw=1)
-    ax.set_yscale("symlog", linthresh=10)
+    if points.z.abs().max() > 10:
+        ax.set_yscale("symlog", linthresh=10)
     ax.set_title(dataset)
     ax.set_xlabel(f"n-cut (k = {ks[0]})")
     ax.set_ylabel("z-score vs shuffles")
