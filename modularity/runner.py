@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,14 @@ def notebook_source(name: str) -> str:
     if not path.exists():
         raise ParameterError(f"unknown notebook {name!r}; available: {', '.join(notebook_names()) or 'none'}")
     return path.read_text()
+
+
+GLUE_REFERENCE = re.compile(r"\{glue(?::[a-z]+)?\}`([A-Za-z0-9_]+)(?::[^`]*)?`")
+
+
+def unresolved_glue(name: str, metrics: dict) -> list[str]:
+    """Keys the notebook's text cites (``{glue:text}`key```) that a run did not glue: its page would show a hole."""
+    return sorted(set(GLUE_REFERENCE.findall(notebook_source(name))) - set(metrics))
 
 
 def presets_of(name: str) -> dict[str, dict]:

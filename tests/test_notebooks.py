@@ -36,3 +36,19 @@ def test_awaiting_republication_lists_only_legacy_runs():
     for name in AWAITING_REPUBLICATION:
         state, reason = runner.status(name, "cpu")
         assert state == "stale" and reason.startswith("made before runs recorded"), (name, state, reason)
+
+
+def _published_runs():
+    return [(name, preset) for name in runner.notebook_names() for preset in runner.presets_of(name)
+            if preset != runner.TEST_PRESET and runner.read_manifest(name, preset) is not None]
+
+
+@pytest.mark.parametrize("name, preset", _published_runs())
+def test_every_number_a_published_page_cites_was_glued_by_its_run(name, preset):
+    # a glue key the text cites but the run never set leaves a hole in the page (paper_p1, at k = 10, would have
+    # missed the k = 12 comparisons its chapter's text once cited unconditionally)
+    assert runner.unresolved_glue(name, runner.read_manifest(name, preset)["metrics"]) == []
+
+
+def test_a_cited_glue_key_the_run_lacks_is_found():
+    assert runner.GLUE_REFERENCE.findall("x {glue:text}`a_b:.1%` and {glue}`c` and `d`") == ["a_b", "c"]
