@@ -346,14 +346,15 @@ plt.show()
 
 # %%
 random_ncuts = cl.random_init_ncuts("mlp", random_init_networks, ks[0], mlp_settings)
-glue("random_init_ncut", stats.mean_std(random_ncuts)[0])
-glue("random_init_ncut_std", stats.mean_std(random_ncuts)[1])
+random_mean, random_sd = stats.mean_std(random_ncuts)
+glue("random_init_ncut", random_mean)
+glue("random_init_ncut_std", random_sd)
 glue("random_init_networks", random_init_networks)
 theirs_random = authors.RANDOM_INIT["mlp"]
 if ks[0] == 12:  # the authors' baseline is at k = 12
     glue("random_init_authors_ncut", theirs_random[0])
     glue("random_init_authors_ncut_std", theirs_random[1])
-glue("random_init_summary", f"{stats.mean_std(random_ncuts)[0]:.3f} (sd {stats.mean_std(random_ncuts)[1]:.3f}, "
+glue("random_init_summary", f"{random_mean:.3f} (sd {random_sd:.3f}, "
      f"{random_init_networks} networks, k = {ks[0]}; P1b: " + (f"{theirs_random[0]:.3f}, sd {theirs_random[1]:.3f})"
                                                              if ks[0] == 12 else "at k = 12 only)"))
 print(f"random init n-cut (k = {ks[0]}): {random_ncuts.mean():.3f} ± {random_ncuts.std(ddof=1):.3f} "
