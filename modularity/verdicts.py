@@ -27,6 +27,10 @@ where it falls among random same-size lesions of its layer: *important* when it 
 and the drop is large, *prunable* / *least important* when every random lesion costs more and the drop is
 small / large, *significant but small drop*, *large drop but not significant*, or *other*.
 
+A network's n-cut is *degenerate* when at least one of its clusters is *faint*: its volume is below n-cut's
+ε (``modularity.faint_units``), so its term adds ≈ 0 whatever the network's structure. Such a network's place
+among its shuffles says nothing about modules, and the book does not count it as below every shuffle.
+
 A chapter's claim is *reproduced* when every part of it holds, *partly reproduced* when some do, *not
 reproduced* when none does, and *not measurable* when the run could not test it.
 """
@@ -39,7 +43,7 @@ from typing import Iterable
 __all__ = ["KEPT_AT", "LOST_AT", "STRONG_AT", "PARTIAL_AT", "PARTLY", "retention", "retention_level",
            "overlap_level", "matches", "independence", "above_chance", "claim_status", "loss_as_predicted",
            "claim_status_from_overlap", "percent", "alignment_level", "alignment_over_seeds", "agreement_with_authors",
-           "ALIGNED_AT", "LESION_CATEGORIES", "lesion_category"]
+           "ncut_degenerate", "ALIGNED_AT", "LESION_CATEGORIES", "lesion_category"]
 
 KEPT_AT, LOST_AT = 0.8, 0.2
 MIN_REFERENCE_ABOVE_CHANCE = 0.1
@@ -196,6 +200,13 @@ def agreement_with_authors(z: float, below: float, authors_z: float | None, auth
     if not matched:
         return "not comparable"
     return "agrees" if all(matched) else "partly" if any(matched) else "disagrees"
+
+
+def ncut_degenerate(faint_clusters: int) -> bool:
+    """Does one of the network's clusters have a volume below n-cut's ε (see the module docstring)?"""
+    if faint_clusters < 0:
+        raise ValueError(f"faint_clusters counts clusters: got {faint_clusters}")
+    return faint_clusters >= 1
 
 
 SMALL_SUB_CLUSTER = 12  # P1: about 5% of a 256-unit layer

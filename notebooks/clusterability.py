@@ -85,6 +85,7 @@ import torch
 
 from modularity import authors, cache, chance, plots, provenance, stats, verdicts
 from modularity.experiments import clusterability as cl
+from modularity.experiments import clusterability_faint as faint
 from modularity.experiments import p1_lesions
 from modularity.glue import glue
 from modularity.train import choose_device
@@ -148,14 +149,31 @@ def network_unit(kind, dataset, regulariser, seed, s):
                       (kind, dataset, regulariser, seed, s, torch_device, stages), scope=cl.__name__)
 
 
+def faint_unit(kind, dataset, regulariser, seed, s):
+    """The same network's faint units (the section on them below), read from the weights the network stored."""
+    stages = cl.stages_for(regulariser, settings_of[kind])
+    params = {"kind": kind, "dataset": dataset, "regulariser": regulariser, **asdict(s), "stages": list(stages)}
+    return cache.Unit("clusterability/faint_units", params, seed, faint.run_network,
+                      (kind, dataset, regulariser, seed, s, torch_device, stages), scope=faint.__name__)
+
+
 units = {(kind, dataset, regulariser, seed): network_unit(kind, dataset, regulariser, seed, s)
          for (kind, dataset, regulariser), s in networks_to_train.items() for seed in range(seeds_of[kind])}
 results = dict(zip(units, cache.cached_many(units.values())))  # in order, or on Ray with --executor ray
+faint_results = dict(zip(units, cache.cached_many([faint_unit(*key, networks_to_train[key[:3]]) for key in units])))
 for (kind, dataset, regulariser, seed), r in results.items():
     print(f"{kind} {dataset} {regulariser} seed {seed}: test accuracy "
           + ", ".join(f"{r[stage]['test_acc']:.3f} {stage}" for stage in r))
 
 rows = pd.DataFrame(cl.network_rows(results, mlp_settings))
+rows = rows.merge(pd.DataFrame(faint.rows(faint_results)), on=["kind", "dataset", "setting", "seed", "k"],
+                  how="left", validate="many_to_one")
+rows["degenerate"] = rows.faint_clusters.map(verdicts.ncut_degenerate)
+# the rule: a degenerate n-cut is not counted as below every shuffle (it says nothing about modules)
+rows["below_every_shuffle"] = rows.below_every_shuffle & ~rows.degenerate
+reproduced = np.isclose(rows.faint_check_ncut, rows.ncut, rtol=0, atol=1e-9)
+print(f"the faint-unit check reclustered {int(reproduced.sum())} of {len(rows)} network stages × k to the measured "
+      "n-cut")
 rows = rows[((rows.kind == "cnn") & rows.setting.isin(cnn_settings))
             | ((rows.kind == "vgg") & rows.setting.isin(vgg_settings))
             | ((rows.kind == "mlp") & rows.setting.isin(settings))]
@@ -163,8 +181,9 @@ rows = rows[((rows.kind == "cnn") & rows.setting.isin(cnn_settings))
 # %% [markdown]
 # ## The table: n-cut against the shuffle distribution
 # One row per dataset and setting at the primary k and null model: mean over networks (± sample std) of
-# the test accuracy, the n-cut, the shuffled n-cuts' mean and std, the z-score and the percentile p, and how
-# many networks are below every shuffle.
+# the test accuracy, the n-cut, the shuffled n-cuts' mean and std, the z-score and the percentile p, how
+# many networks are below every shuffle, and how many have a *degenerate* n-cut (next section), which is
+# not counted as below every shuffle.
 
 # %%
 primary = rows[(rows.k == ks[0]) & (rows.method == shuffle_methods[0])]
@@ -176,6 +195,7 @@ def summary(frame):
         out[key], out[f"{key}_std"] = stats.mean_std(frame[key])
     # the metric keeps its published name (`n_significant`): it counts networks below every shuffle
     out["n_significant"], out["n_networks"] = int(frame.below_every_shuffle.sum()), len(frame)
+    out["n_degenerate"], out["faint_units"] = int(frame.degenerate.sum()), float(frame.faint_units.mean())
     return pd.Series(out)
 
 
@@ -192,8 +212,46 @@ shown = pd.DataFrame({
     "z": [stats.format_mean_std(r.z, r.z_std, 1, 1) for r in table.itertuples()],
     "p": [f"{r.p:.3f}" for r in table.itertuples()],
     "below every shuffle": [f"{int(r.n_significant)}/{int(r.n_networks)}" for r in table.itertuples()],
+    "degenerate n-cut": [f"{int(r.n_degenerate)}/{int(r.n_networks)}" for r in table.itertuples()],
 }, index=table.index)
 shown
+
+# %% [markdown]
+# ## n-cut that counts dead units
+# n-cut adds cut(A)/(vol(A) + ε) per cluster, with ε = 1e-8 as in the original code's `compute_ncut`
+# (`src/spectral_cluster_model.py`). A unit whose connections sum below ε — a *faint* unit — is not dropped as
+# isolated (its weights are tiny, not zero), and the spectral embedding divides each node's coordinates by the
+# square root of its degree (as scikit-learn's `spectral_embedding` does), which throws faint units far from
+# the rest: k-means gives them clusters of their own, and each such *faint cluster* adds ≈ 0 to the n-cut,
+# where a cluster of live units adds up to 1. With k − 1 faint clusters the n-cut is ≈ 0 in a network without
+# any modules (a test builds one). Faint units arise where a weight penalty decays a dead ReLU unit for a whole
+# run: it gets no gradient from the loss, only from the penalty, and L2 under Adam shrinks its in- and outgoing
+# weights geometrically. Pruning sets such weights to exactly 0, and the graph then drops the unit.
+#
+# The rule (`verdicts.ncut_degenerate`): a network's n-cut is *degenerate* when one of its clusters is faint
+# (each network is reclustered as it was measured, same function and seed, to find them); it is shown but
+# not counted as below every shuffle. In this run: {glue:text}`degenerate_rows`
+
+# %%
+degenerate = table[table.n_degenerate > 0]
+
+
+def degenerate_row(dataset, setting):
+    """One row with degenerate networks: how many, their faint units and n-cuts, against the shuffles."""
+    mine = primary[(primary.kind == "mlp") & (primary.dataset == dataset) & (primary.setting == setting)]
+    hit = mine[mine.degenerate]
+    return (f"{dataset} {setting}: {len(hit)} of {len(mine)} networks degenerate ({hit.faint_units.min()}–"
+            f"{hit.faint_units.max()} faint units each, {hit.faint_clusters.min()}–{hit.faint_clusters.max()} of "
+            f"{ks[0]} clusters faint, n-cut {hit.ncut.max():.3f} or less against shuffles at "
+            f"{hit.shuffle_mean.mean():.2f})")
+
+
+glue("degenerate_rows", "; ".join(degenerate_row(d, s) for d, s in degenerate.index) + "." if len(degenerate) else
+     "no network has a degenerate n-cut at the primary k.")
+faint_where = rows[(rows.k == ks[0]) & (rows.method == shuffle_methods[0]) & (rows.faint_units > 0)]
+print(faint_where.groupby(["kind", "dataset", "setting"]).agg(
+    networks=("seed", "count"), faint_units=("faint_units", "mean"), faint_clusters=("faint_clusters", "sum"),
+    degenerate=("degenerate", "sum")) if len(faint_where) else "no faint units in any network")
 
 # %% [markdown]
 # ## Next to the published P1b results
@@ -219,6 +277,7 @@ def beside_authors(d, s, r, theirs):
     return {"dataset": d, "setting": s, "n-cut": r.ncut, "n-cut (authors)": field("ncut"), "shuffled": r.shuffle_mean,
             "shuffled (authors)": field("shuffle_mean"), "z": r.z, "z (authors)": field("z"),
             "below every shuffle": below, "below every shuffle (authors)": field("below_every_shuffle"),
+            "degenerate n-cut": int(r.n_degenerate),
             "test acc": r.test_acc, "test acc (authors)": field("test_acc"),
             "agreement": verdicts.agreement_with_authors(r.z, below, theirs.z, theirs.below_every_shuffle)
             if theirs else "no authors' row", "source": theirs.source.split(", ")[-1] if theirs else None}
@@ -273,6 +332,8 @@ def departure(row):
     below = (f", {row['below every shuffle']:.0%} of networks below every shuffle against "
              f"{row['below every shuffle (authors)']:.0%}" if row["below every shuffle (authors)"] is not None else "")
     checked = CHECKED.get(row["setting"], "nothing beyond the checks every row shares (below)")
+    n_degenerate = int(table.loc[(row["dataset"], row["setting"])].n_degenerate)
+    checked += f"; {n_degenerate} of its networks have a degenerate n-cut (faint units, above)" if n_degenerate else ""
     trained = mlp_training(row["dataset"], cl.regulariser_of(row["setting"])).epochs
     theirs_trained = 10 if row["dataset"] == "mnist_7x7" else 20  # P1b's epochs before pruning
     known = (f"; known difference: these networks trained {trained} of P1b's {theirs_trained} epochs"
@@ -540,7 +601,9 @@ if vgg_networks:
 def verdict(dataset):
     t = table.loc[dataset]
     parts = [f"{s}: {int(t.loc[s].n_significant)}/{int(t.loc[s].n_networks)} below every shuffle "
-             f"(n-cut {t.loc[s].ncut:.3f} vs {t.loc[s].shuffle_mean:.3f})" for s in settings if s in t.index]
+             f"(n-cut {t.loc[s].ncut:.3f} vs {t.loc[s].shuffle_mean:.3f}"
+             + (f"; {int(t.loc[s].n_degenerate)} degenerate, not counted" if t.loc[s].n_degenerate else "") + ")"
+             for s in settings if s in t.index]
     return f"{dataset} — " + "; ".join(parts)
 
 

@@ -130,3 +130,11 @@ def test_a_page_beside_its_chapter_links_back_and_says_which_run_it_is(monkeypat
     assert "The chapter itself shows the `paper_mlp` run: {doc}`clusterability`" in beside_nb.cells[1].source
     assert "# Clusterability\n" in chapter_nb.cells[2].source
     assert "The same chapter at the `cpu` preset: {doc}`clusterability-cpu`" in chapter_nb.cells[1].source
+
+
+@pytest.mark.parametrize("page", sorted(book.BOOK.glob("*.md")), ids=lambda p: p.name)
+def test_book_pages_hold_no_control_characters(page):
+    """A LaTeX command written from a Python string without r"" loses its backslash: \\frac becomes a form
+    feed and "rac", \\top a tab and "op", and the page renders broken maths."""
+    text = page.read_text()
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\t", text), page
