@@ -48,6 +48,7 @@ EMBEDDING_IN_EPOCHS, KMEANS_PER_CLUSTER_IN_EPOCHS = 0.025, 0.0037
 def _clusterability_epochs(p: dict) -> float:
     """Every network the run trains (each (dataset, factor) the papers train, × networks): its training and, if
     a pruned setting asks for it, pruning epochs, plus the clusterings of each stage shown, in epochs."""
+    from modularity.experiments import mlp_schedules
     from modularity.experiments.clusterability import stages_for
     from modularity.experiments.networks import applies, regulariser_of
 
@@ -57,20 +58,9 @@ def _clusterability_epochs(p: dict) -> float:
     for factor in {regulariser_of(s) for s in p["settings"]}:
         stages = stages_for(factor, p["settings"])
         for dataset in [d for d in p["datasets"] if applies(d, factor)]:
-            trained, pruned = _mlp_epochs(p, dataset, factor)
+            trained, pruned = mlp_schedules.epochs(p, dataset, factor)
             total += trained + pruned * ("pruned" in stages) + len(stages) * clusterings
     return total * p["networks"]
-
-
-def _mlp_epochs(p: dict, dataset: str, factor: str) -> tuple[int, int]:
-    """Training and pruning epochs of one MLP: the 7 × 7 MNIST (P1b) and greyscale CIFAR-10 (P1) may have their
-    own schedules."""
-    if dataset == "mnist_7x7":
-        return p.get("small_epochs") or p["epochs"], p.get("small_prune_epochs") or p["prune_epochs"]
-    if dataset != "cifar10_gray":
-        return p["epochs"], p["prune_epochs"]
-    trained = p.get("cifar_dropout_epochs" if factor == "dropout" else "cifar_epochs") or p["epochs"]
-    return trained, p.get("cifar_prune_epochs") or p["prune_epochs"]
 
 
 def _cifar_stage_examples(p: dict) -> float:

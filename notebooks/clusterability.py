@@ -86,6 +86,7 @@ import torch
 from modularity import authors, cache, chance, plots, provenance, stats, verdicts
 from modularity.experiments import clusterability as cl
 from modularity.experiments import clusterability_faint as faint
+from modularity.experiments import mlp_schedules
 from modularity.experiments import p1_lesions
 from modularity.glue import glue
 from modularity.train import choose_device
@@ -115,16 +116,13 @@ vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, prune_epochs=v
 vgg_regularisers = sorted({cl.regulariser_of(s) for s in vgg_settings})
 
 
+schedule = {name: globals()[name] for name in mlp_schedules.SCHEDULE_PARAMETERS}
+
+
 def mlp_training(dataset, regulariser):
     """The MLP settings of one dataset: the 7 × 7 MNIST's smaller network, and its and greyscale CIFAR-10's own
     schedules where the preset gives them."""
-    if dataset == "mnist_7x7":
-        return replace(mlp_settings, hidden=small_hidden, epochs=small_epochs or epochs,
-                       prune_epochs=small_prune_epochs or prune_epochs)
-    if dataset == "cifar10_gray":
-        trained = cifar_dropout_epochs if regulariser == "dropout" else cifar_epochs
-        return replace(mlp_settings, epochs=trained or epochs, prune_epochs=cifar_prune_epochs or prune_epochs)
-    return mlp_settings
+    return mlp_schedules.training(mlp_settings, schedule, dataset, regulariser)
 
 
 networks_to_train = {}  # (kind, dataset, regulariser) → training settings
