@@ -111,7 +111,8 @@ def resolved_parameters(name: str, preset: str, overrides: dict | None = None) -
 class Executor:
     """Where a run's missing units (``cache.cached_many``) are computed: ``local`` (in the kernel, one after
     another) or ``ray`` (as Ray tasks: on the cluster at ``address``, else on a local instance with ``workers``
-    CPUs), each task using ``task_cpus`` threads. The published run is the same either way."""
+    CPUs), each task using ``task_cpus`` threads. The published run is the same either way when ``task_cpus`` is the
+    kernel's torch thread count (float sums depend on the thread count, and training amplifies them)."""
 
     name: str = "local"
     address: str | None = None
