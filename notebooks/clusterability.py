@@ -234,22 +234,31 @@ shown
 degenerate = table[table.n_degenerate > 0]
 
 
+def span(values):
+    """"11" or "89–120": the range of some counts."""
+    low, high = int(min(values)), int(max(values))
+    return f"{low}" if low == high else f"{low}–{high}"
+
+
 def degenerate_row(dataset, setting):
     """One row with degenerate networks: how many, their faint units and n-cuts, against the shuffles."""
     mine = primary[(primary.kind == "mlp") & (primary.dataset == dataset) & (primary.setting == setting)]
     hit = mine[mine.degenerate]
-    return (f"{dataset} {setting}: {len(hit)} of {len(mine)} networks degenerate ({hit.faint_units.min()}–"
-            f"{hit.faint_units.max()} faint units each, {hit.faint_clusters.min()}–{hit.faint_clusters.max()} of "
-            f"{ks[0]} clusters faint, n-cut {hit.ncut.max():.3f} or less against shuffles at "
-            f"{hit.shuffle_mean.mean():.2f})")
+    return (f"{dataset} {setting}: {len(hit)} of {len(mine)} networks degenerate ({span(hit.faint_units)} faint units "
+            f"each, {span(hit.faint_clusters)} of {ks[0]} clusters faint, n-cut at most {max(hit.ncut.max(), 0):.3f} "
+            f"against shuffles at {hit.shuffle_mean.mean():.2f})")
 
 
-glue("degenerate_rows", "; ".join(degenerate_row(d, s) for d, s in degenerate.index) + "." if len(degenerate) else
-     "no network has a degenerate n-cut at the primary k.")
-faint_where = rows[(rows.k == ks[0]) & (rows.method == shuffle_methods[0]) & (rows.faint_units > 0)]
-print(faint_where.groupby(["kind", "dataset", "setting"]).agg(
+faint_where = primary[(primary.faint_units > 0) & ~primary.degenerate]  # faint units the clustering left in live clusters
+undegenerate = [f"{dataset} {setting} ({len(r)} networks, {span(r.faint_units)} faint units)"
+                for (dataset, setting), r in faint_where.groupby(["dataset", "setting"], sort=False)]
+degenerate_text = "; ".join(degenerate_row(d, s) for d, s in degenerate.index) + ". " if len(degenerate) else ""
+live_text = ("Faint units in live clusters only (these n-cuts count): " + "; ".join(undegenerate) + "."
+             if undegenerate else "")
+glue("degenerate_rows", (degenerate_text + live_text).strip() or "no network has a faint unit.")
+print(primary[primary.faint_units > 0].groupby(["kind", "dataset", "setting"]).agg(
     networks=("seed", "count"), faint_units=("faint_units", "mean"), faint_clusters=("faint_clusters", "sum"),
-    degenerate=("degenerate", "sum")) if len(faint_where) else "no faint units in any network")
+    degenerate=("degenerate", "sum")) if (primary.faint_units > 0).any() else "no faint units in any network")
 
 # %% [markdown]
 # ## Next to the published P1b results
