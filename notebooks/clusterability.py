@@ -250,7 +250,7 @@ def degenerate_row(dataset, setting):
 
 
 faint_where = primary[(primary.faint_units > 0) & ~primary.degenerate]  # faint units the clustering left in live clusters
-undegenerate = [f"{dataset} {setting} ({len(r)} networks, {span(r.faint_units)} faint units)"
+undegenerate = [f"{dataset} {setting} ({len(r)} network{'s' if len(r) > 1 else ''}, {span(r.faint_units)} faint units)"
                 for (dataset, setting), r in faint_where.groupby(["dataset", "setting"], sort=False)]
 degenerate_text = "; ".join(degenerate_row(d, s) for d, s in degenerate.index) + ". " if len(degenerate) else ""
 live_text = ("Faint units in live clusters only (these n-cuts count): " + "; ".join(undegenerate) + "."
@@ -323,7 +323,7 @@ glue("agreement_summary", f"of the {len(with_authors)} rows with an authors' num
 # What was checked for a row while it departs from the authors' (none of these changed the row)
 CHECKED = {
     "l2": "the L2 factor follows the original `src/train_nn.py`: λ·Σw² with λ = 5e-5 on every kernel but the first, "
-          "which keeps an L1 term (that code's quirk), added to the mean loss; the unpruned L2 row is compared above",
+          "which keeps an L1 term (that code's quirk), added to the mean loss",
     "pruned_l2": "the L2 term stays in the loss while pruning, as in the original (Keras keeps a wrapped layer's "
                  "regulariser; the result file's training losses of these networks include it), pruning starts "
                  "from the trained network with a fresh Adam, and the unpruned L2 row is compared above",
@@ -338,7 +338,9 @@ def departure(row):
         f"mean z {row['z']:.1f}"
     below = (f", {row['below every shuffle']:.0%} of networks below every shuffle against "
              f"{row['below every shuffle (authors)']:.0%}" if row["below every shuffle (authors)"] is not None else "")
-    checked = CHECKED.get(row["setting"], "nothing beyond the checks every row shares (below)")
+    keys = dict.fromkeys((cl.regulariser_of(row["setting"]), row["setting"]))  # the factor's checks, then the row's
+    checked = "; ".join(CHECKED[key] for key in keys if key in CHECKED) or \
+        "nothing beyond the checks every row shares (below)"
     n_degenerate = int(table.loc[(row["dataset"], row["setting"])].n_degenerate)
     checked += f"; {n_degenerate} of its networks have a degenerate n-cut (faint units, above)" if n_degenerate else ""
     trained = mlp_training(row["dataset"], cl.regulariser_of(row["setting"])).epochs
