@@ -19,6 +19,7 @@ import torch
 from modularity.clustering import LayeredGraph, cluster_layer_matrices_ks
 
 NCUT_EPSILON = 1e-8  # the ε of every n-cut in the package (``clustering.ncut``) and in the original code
+DEGREE_BINS = np.arange(-46, 5)  # log10 degree bin edges: float32's smallest denormal (1.4e-45) to 1e4
 
 
 def node_degrees(graph: LayeredGraph) -> np.ndarray:
@@ -40,11 +41,20 @@ def faint_clusters(degrees: np.ndarray, labels: np.ndarray, epsilon: float = NCU
     return int(((volumes < epsilon) & present).sum())
 
 
+def degree_histogram(degrees: np.ndarray) -> np.ndarray:
+    """How many nodes have a degree in each decade of ``DEGREE_BINS`` (degrees below its first edge, zero
+    included, are counted in the first bin)."""
+    logs = np.log10(np.maximum(np.asarray(degrees, dtype=np.float64), 10.0 ** DEGREE_BINS[0]))
+    return np.histogram(logs, bins=DEGREE_BINS)[0]
+
+
 def report(graph: LayeredGraph, ks: list[int], seed: int) -> dict[int, dict]:
-    """Per k: the graph's faint units, the faint clusters of its spectral clustering (the clustering the
-    clusterability measurement makes: same function, same seed) and that clustering's n-cut."""
+    """Per k: the graph's faint units and its degree histogram (the same at every k), the faint clusters of
+    its spectral clustering (the clustering the clusterability measurement makes: same function, same seed) and
+    that clustering's n-cut."""
     degrees = node_degrees(graph)
+    histogram = degree_histogram(degrees)
     clustered = cluster_layer_matrices_ks([torch.as_tensor(w)[None] for w in graph.weights], list(ks), [seed])
-    return {k: {"faint_units": int((degrees < NCUT_EPSILON).sum()),
+    return {k: {"faint_units": int((degrees < NCUT_EPSILON).sum()), "degree_histogram": histogram,
                 "faint_clusters": faint_clusters(degrees, labels[0].numpy()),
                 "ncut": float(ncuts[0])} for k, (labels, ncuts) in clustered.items()}

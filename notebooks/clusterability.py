@@ -83,7 +83,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from modularity import authors, cache, chance, plots, provenance, stats, verdicts
+from modularity import authors, cache, chance, faint_units, plots, provenance, stats, verdicts
 from modularity.experiments import clusterability as cl
 from modularity.experiments import clusterability_faint as faint
 from modularity.experiments import mlp_schedules
@@ -259,6 +259,32 @@ glue("degenerate_rows", (degenerate_text + live_text).strip() or "no network has
 print(primary[primary.faint_units > 0].groupby(["kind", "dataset", "setting"]).agg(
     networks=("seed", "count"), faint_units=("faint_units", "mean"), faint_clusters=("faint_clusters", "sum"),
     degenerate=("degenerate", "sum")) if (primary.faint_units > 0).any() else "no faint units in any network")
+
+# %% [markdown]
+# Where the faint units are: per dataset, how many units of its networks (summed over networks) have a degree
+# (the sum of their |w|) in each decade, for the plain setting and every setting with a faint unit; the dashed
+# line is n-cut's ε, and the units left of it are faint. A dead unit under L2 sits tens of decades below the
+# rest.
+
+# %%
+mlp_primary = primary[primary.kind == "mlp"]
+fig, axes = plt.subplots(1, len(datasets), figsize=(3.2 * len(datasets), 2.6), squeeze=False, sharey=True,
+                         constrained_layout=True)
+for ax, dataset in zip(axes.flat, datasets):
+    mine = mlp_primary[mlp_primary.dataset == dataset]
+    with_faint = [s for s in settings if (mine[mine.setting == s].faint_units > 0).any()]
+    for setting in dict.fromkeys([s for s in ("plain", "pruned") if s in set(mine.setting)][:1] + with_faint):
+        counts = np.sum(np.stack(mine[mine.setting == setting].degree_histogram.to_list()), axis=0)
+        ax.step(faint_units.DEGREE_BINS[:-1], counts, where="post", label=setting)
+    ax.axvline(np.log10(faint_units.NCUT_EPSILON), ls="--", color="grey", lw=1)
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_title(dataset)
+    ax.set_xlabel("log10 of a unit's degree")
+    ax.legend(fontsize=7)
+axes[0, 0].set_ylabel("units (all networks)")
+fig.suptitle(f"Unit degrees of every network; the units left of the dashed line (ε = {faint_units.NCUT_EPSILON:g}) are "
+             "faint")
+plt.show()
 
 # %% [markdown]
 # ## Next to the published P1b results

@@ -71,3 +71,12 @@ def test_report_uses_the_measurements_clustering():
     out = faint_units.report(graph, [3, 5], seed=7)
     for k in (3, 5):
         assert out[k]["ncut"] == pytest.approx(measured[k]["ncut"], abs=1e-12)
+
+
+def test_degree_histogram_counts_each_decade():
+    counts = faint_units.degree_histogram(np.array([0.0, 1e-50, 1e-36, 2e-36, 0.5, 3.0, 3.0]))
+    edges = faint_units.DEGREE_BINS
+    assert counts.sum() == 7
+    assert counts[0] == 2  # zero and anything below float32's smallest denormal: the first bin
+    assert counts[list(edges).index(-36)] == 2
+    assert counts[list(edges).index(-1)] == 1 and counts[list(edges).index(0)] == 2

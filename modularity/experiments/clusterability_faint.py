@@ -33,5 +33,6 @@ def rows(results: dict) -> list[dict]:
                 setting = "pruned" if setting == "plain" else f"pruned_{setting}"
             out.extend({"kind": kind, "dataset": dataset, "setting": setting, "seed": seed, "k": k,
                         "faint_units": r["faint_units"], "faint_clusters": r["faint_clusters"],
-                        "faint_check_ncut": r["ncut"]} for k, r in by_k.items())
+                        "degree_histogram": r["degree_histogram"], "faint_check_ncut": r["ncut"]}
+                       for k, r in by_k.items())
     return out
