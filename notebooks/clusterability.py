@@ -268,8 +268,11 @@ print(primary[primary.faint_units > 0].groupby(["kind", "dataset", "setting"]).a
 
 # %%
 mlp_primary = primary[primary.kind == "mlp"]
-fig, axes = plt.subplots(1, len(datasets), figsize=(3.2 * len(datasets), 2.6), squeeze=False, sharey=True,
-                         constrained_layout=True)
+n_cols = min(len(datasets), 4)
+fig, axes = plt.subplots(-(-len(datasets) // n_cols), n_cols, figsize=(3.4 * n_cols, 2.7 * -(-len(datasets) // n_cols)),
+                         squeeze=False, sharey=True, constrained_layout=True)
+for ax in axes.flat[len(datasets):]:
+    ax.set_visible(False)
 for ax, dataset in zip(axes.flat, datasets):
     mine = mlp_primary[mlp_primary.dataset == dataset]
     with_faint = [s for s in settings if (mine[mine.setting == s].faint_units > 0).any()]
@@ -281,7 +284,8 @@ for ax, dataset in zip(axes.flat, datasets):
     ax.set_title(dataset)
     ax.set_xlabel("log10 of a unit's degree")
     ax.legend(fontsize=7)
-axes[0, 0].set_ylabel("units (all networks)")
+for row in axes:
+    row[0].set_ylabel("units (all networks)")
 fig.suptitle(f"Unit degrees of every network; the units left of the dashed line (ε = {faint_units.NCUT_EPSILON:g}) are "
              "faint")
 plt.show()
