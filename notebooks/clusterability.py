@@ -527,15 +527,15 @@ others.style.format(precision=3, na_rep="—")
 lesion_settings = p1_lesions.LesionSettings(k=lesion_k, n_single=lesion_random, n_double=double_lesion_random,
                                             test_subset=lesion_test_subset)
 lesion_datasets = [d for d in datasets if d in ("mnist", "fashion_mnist")] if "pruned" in settings else []
-p1_results = {}
+lesion_units = {}
 for dataset in lesion_datasets:
     data = cl.load_dataset(dataset, train_subset, test_subset, torch_device)
     for seed in range(min(lesion_networks, networks)):
         key = {"dataset": dataset, **asdict(mlp_settings), **asdict(lesion_settings)}
-        p1_results[dataset, seed] = cache.cached(
-            "clusterability/p1_lesions", key, seed,
-            lambda: p1_lesions.run_network(dataset, seed, mlp_settings, lesion_settings, data, torch_device),
-            scope=p1_lesions.__name__)
+        lesion_units[dataset, seed] = cache.Unit(
+            "clusterability/p1_lesions", key, seed, p1_lesions.run_network,
+            (dataset, seed, mlp_settings, lesion_settings, data, torch_device), scope=p1_lesions.__name__)
+p1_results = dict(zip(lesion_units, cache.cached_many(lesion_units.values())))  # on Ray: one task per network
 glue("lesion_k", lesion_k)
 glue("lesion_random", lesion_random)
 glue("double_lesion_random", double_lesion_random)
