@@ -24,12 +24,7 @@ DEGREE_BINS = np.arange(-46, 5)  # log10 degree bin edges: float32's smallest de
 
 def node_degrees(graph: LayeredGraph) -> np.ndarray:
     """Each node's summed edge weight, layers in order (the graph's node order)."""
-    sizes = graph.layer_sizes
-    degree = [np.zeros(n) for n in sizes]
-    for i, w in enumerate(graph.weights):
-        degree[i] += w.sum(axis=1)
-        degree[i + 1] += w.sum(axis=0)
-    return np.concatenate(degree)
+    return np.asarray(graph.adjacency().sum(axis=1), dtype=np.float64).ravel()
 
 
 def faint_clusters(degrees: np.ndarray, labels: np.ndarray, epsilon: float = NCUT_EPSILON) -> int:
