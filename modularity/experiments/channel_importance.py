@@ -26,6 +26,7 @@ from modularity.experiments import networks
 from modularity.experiments.importance import (
     evaluation_set,
     example_coherence,
+    importance_record,
     optimise_inputs,
     sub_clusters,
     unit_sets,
@@ -75,18 +76,13 @@ def channel_activations(model: nn.Module, x: torch.Tensor, batch: int = 500,
 
 def importance(model: nn.Module, conv: nn.Conv2d, sets: list[np.ndarray], x: torch.Tensor, y: torch.Tensor,
                base_acc: np.ndarray, n_classes: int, batch: int = 500) -> dict:
-    """Lesion the sub-cluster's channels (``sets[0]``) and each random set; percentiles as for an MLP."""
+    """Lesion the sub-cluster's channels (``sets[0]``) and each random set; the MLP's statistics
+    (``importance.importance_record``)."""
     accs = []
     for channels in sets:
         with lesions.lesioned([conv], [channels.tolist()]):
             accs.append(lesions.model_class_accuracies(model, x, y, n_classes, batch))
-    accs = np.array(accs)
-    means = accs.mean(axis=1)
-    ranges = np.array([lesions.range_statistic(a, base_acc) for a in accs])
-    return {"p_mean": lesions.percentile(means[0], means[1:], "lower"),
-            "p_range": lesions.percentile(ranges[0], ranges[1:], "upper"),
-            "acc_drop": float(base_acc.mean() - means[0]), "random_acc_drops": base_acc.mean() - means[1:],
-            "class_drops": base_acc - accs[0], "n_random": len(sets) - 1}
+    return importance_record(np.array(accs), base_acc)
 
 
 def feature_visualisation(model: nn.Module, layer: int, sets: list[np.ndarray], input_shape: tuple[int, ...],
