@@ -230,6 +230,10 @@ plt.show()
 # images by each channel's largest column sum of its |output| map. The networks are the clusterability
 # chapter's (same training, same per-seed store), unpruned as in the paper: the small CNN trained plainly on
 # MNIST, the VGG with dropout and L2 on CIFAR-10. Only the weight-based global partition is tested here.
+# L2 under Adam decays a dead channel's kernels towards zero without reaching it (the clusterability chapter's
+# faint units); such *faint* channels stay in the graph and can form sub-clusters of their own, whose lesion
+# costs nothing. Each network's faint channels and the sub-clusters made only of them are counted beside the
+# shares (`faint_sub_clusters`).
 
 # %%
 cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=10, batch_size=64)  # the clusterability chapter's
@@ -259,13 +263,19 @@ if channel_results:
     channel_fractions = channel_rows.groupby(["network", "dataset", "partition"], sort=False)[
         ["important", "specific", "coherent", "coherent_entropy", "coherent_examples"]].mean()
     channel_fractions["n_clusters"] = channel_rows.groupby(["network", "dataset", "partition"], sort=False).size()
+    channel_fractions["faint_sub_clusters"] = (channel_rows.faint == channel_rows["size"]).groupby(
+        [channel_rows.network, channel_rows.dataset, channel_rows.partition], sort=False).sum()
+    faint_channels = pd.Series({(kind, d): out["faint_channels"] for (kind, d, _), out in channel_results.items()})
     for (kind, dataset, partition), r in channel_fractions.iterrows():
         for column in ("important", "coherent", "coherent_examples"):
             glue(f"{kind}_{dataset}_{partition}_frac_{column}", float(r[column]))
         glue(f"{kind}_{dataset}_{partition}_n_clusters", int(r["n_clusters"]))
+        n_faint = int(faint_channels[kind, dataset].sum())
+        glue(f"{kind}_{dataset}_faint_channels", n_faint)
         glue(f"{kind}_{dataset}_verdict", f"{kind.upper()} on {dataset}: {r.important:.0%} of {int(r.n_clusters)} "
              f"channel sub-clusters important, {r.coherent:.0%} coherent by feature visualisation, "
-             f"{r.coherent_examples:.0%} by dataset examples (chance {chance:.0%})")
+             f"{r.coherent_examples:.0%} by dataset examples (chance {chance:.0%}); {n_faint} faint channels in "
+             f"its networks, {int(r.faint_sub_clusters)} sub-clusters made only of them")
     display(channel_fractions.round(3).rename_axis(columns=f"share more extreme than all {n_random} random sets"))
 else:
     print("no CNN or VGG at this preset")

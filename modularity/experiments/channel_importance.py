@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from modularity import clustering, lesions, tracing
+from modularity import clustering, faint_units, lesions, tracing
 from modularity.experiments import networks
 from modularity.experiments.importance import (
     evaluation_set,
@@ -33,8 +33,8 @@ from modularity.experiments.importance import (
     visualisation_record,
 )
 
-__all__ = ["analyse_network", "channel_activations", "conv_layers", "feature_visualisation", "importance",
-           "run_network", "weight_partition"]
+__all__ = ["analyse_network", "channel_activations", "conv_layers", "faint_channels", "feature_visualisation",
+           "importance", "run_network", "weight_partition"]
 
 
 def conv_layers(model: nn.Module) -> list[nn.Conv2d]:
@@ -44,9 +44,26 @@ def conv_layers(model: nn.Module) -> list[nn.Conv2d]:
 
 def weight_partition(model: nn.Module, k: int, seed: int = 0) -> list[np.ndarray]:
     """Each conv layer's channel labels from spectral clustering of the channel graph (−1: isolated)."""
-    graph = clustering.cnn_graph(model)
-    labels, _ = clustering.spectral_clustering(graph, k, seed=seed)
+    graph, labels = _clustered(model, k, seed)
     return graph.expand_labels(labels)
+
+
+def _clustered(model: nn.Module, k: int, seed: int) -> tuple[clustering.LayeredGraph, np.ndarray]:
+    graph = clustering.cnn_graph(model)
+    return graph, clustering.spectral_clustering(graph, k, seed=seed)[0]
+
+
+def faint_channels(graph: clustering.LayeredGraph) -> list[np.ndarray]:
+    """Per conv layer, which channels are faint (``faint_units``: kept in the graph, but with a summed edge
+    weight below n-cut's ε; L2 under Adam decays a dead channel's kernels towards 0 without reaching it)."""
+    faint = faint_units.node_degrees(graph) < faint_units.NCUT_EPSILON
+    out, start = [], 0
+    for keep in graph.keep:
+        layer = np.zeros(keep.shape[0], dtype=bool)
+        layer[keep] = faint[start:start + int(keep.sum())]
+        out.append(layer)
+        start += int(keep.sum())
+    return out
 
 
 def _outputs(model: nn.Module, convs: list[nn.Conv2d], x: torch.Tensor):
@@ -110,19 +127,21 @@ def analyse_network(model: nn.Module, data, seed: int, k: int, n_random: int, te
     base = lesions.model_class_accuracies(model, x_eval, y_eval, 10, 500)
     convs = conv_layers(model)  # traced once for every sub-cluster's lesion and visualisation
     activations = channel_activations(model, x_train[:activation_examples], convs=convs)
-    layer_labels = weight_partition(model, k, seed=seed)
+    graph, labels = _clustered(model, k, seed)
+    layer_labels, faint = graph.expand_labels(labels), faint_channels(graph)
     rng, records = np.random.default_rng(seed), []
     for cluster in sub_clusters(layer_labels):
         sets = unit_sets(cluster, layer_labels, n_random, rng)
         record = {"partition": "weight_global", "layer": cluster.layer + 1, "label": cluster.label,
-                  "size": len(cluster.units)}
+                  "size": len(cluster.units), "faint": int(faint[cluster.layer][cluster.units].sum())}
         record |= importance(model, convs[cluster.layer], sets, x_eval, y_eval, base, 10)
         record |= feature_visualisation(model, cluster.layer, sets, tuple(x_train.shape[1:]), vis_steps, vis_lr, seed,
                                         convs=convs)
         # the MLP's test: channel activations are norms, so its |·| of a pre-activation changes nothing here
         record |= example_coherence(activations, y_train[:activation_examples], cluster.layer, sets, 10)
         records.append(record)
-    return {"records": records, "base_acc": base}
+    return {"records": records, "base_acc": base, "faint_channels": int(sum(f.sum() for f in faint)),
+            "faint_clusters": faint_units.faint_clusters(faint_units.node_degrees(graph), labels)}
 
 
 def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings, data, device, k: int, n_random: int,
