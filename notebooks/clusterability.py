@@ -88,6 +88,7 @@ from modularity.experiments import clusterability as cl
 from modularity.experiments import clusterability_faint as faint
 from modularity.experiments import mlp_schedules
 from modularity.experiments import p1_lesions
+from modularity.experiments import pruning_without_l2 as no_l2
 from modularity.glue import glue
 from modularity.train import choose_device
 
@@ -382,6 +383,62 @@ def departure(row):
 
 departures = [row for row in comparison_rows if row["agreement"] in ("partly", "disagrees")]
 glue("departures", "; ".join(map(departure, departures)) + "." if departures else "none.")
+
+
+# %% [markdown]
+# ### Pruned + L2: what the pruning phase does
+# Where this run has pruned L2 networks on MNIST or Fashion-MNIST, each is pruned a second time from the same
+# trained weights, with the same batches, schedule and fresh Adam, but with the L2 term (and the first layer's
+# L1 term) left out of the loss while pruning (`modularity.experiments.pruning_without_l2`), and measured like
+# every network. The original code keeps the term while pruning, as this chapter does: the second pruning is a
+# probe of whether the rows turn on the networks as trained or on what L2 does while they are pruned, not a
+# claim about how the authors pruned. Both are shown beside the authors' means, each with its agreement by the
+# rule above; *hidden units left* counts the hidden units that keep an edge after pruning (mean per network).
+
+# %%
+probe_keys = [(d, seed) for d in datasets if d in ("mnist", "fashion_mnist") and "pruned_l2" in settings
+              for seed in range(networks)]
+probe_units = [cache.Unit("clusterability/pruning_without_l2", {"dataset": d, **asdict(mlp_training(d, "l2"))},
+                          seed, no_l2.run_network, (d, seed, mlp_training(d, "l2"), torch_device),
+                          scope=no_l2.__name__) for d, seed in probe_keys]
+probe = pd.DataFrame(no_l2.rows(dict(zip(probe_keys, cache.cached_many(probe_units)))))
+if len(probe):
+    probe = probe[(probe.k == ks[0]) & (probe.method == shuffle_methods[0])]
+    probe_rows, probe_texts = [], []
+    for d, mine in probe.groupby("dataset", sort=False):
+        theirs, kept = authors.p1b_row(d, "pruned_l2") if comparable else None, table.loc[(d, "pruned_l2")]
+        variants = {"L2 kept while pruning (this chapter, as the original)":
+                    (kept.ncut, kept.shuffle_mean, kept.z, kept.n_significant / kept.n_networks, kept.test_acc,
+                     mine.with_l2_units_left.mean()),
+                    "L2 left out while pruning (probe)":
+                    (mine.ncut.mean(), mine.shuffle_mean.mean(), mine.z.mean(), mine.below_every_shuffle.mean(),
+                     mine.test_acc.mean(), mine.units_left.mean())}
+        agreement = {}
+        for variant, (ncut, shuffled, z, below, acc, units) in variants.items():
+            agreement[variant] = (verdicts.agreement_with_authors(z, below, theirs.z, theirs.below_every_shuffle)
+                                  if theirs else "no authors' row")
+            probe_rows.append({"dataset": d, "pruned": variant, "n-cut": ncut, "shuffled": shuffled, "z": z,
+                               "below every shuffle": below, "test acc": acc, "hidden units left": units,
+                               "agreement": agreement[variant]})
+        if theirs:
+            probe_rows.append({"dataset": d, "pruned": "authors (P1b)", "n-cut": theirs.ncut,
+                               "shuffled": theirs.shuffle_mean, "z": theirs.z,
+                               "below every shuffle": theirs.below_every_shuffle, "test acc": theirs.test_acc,
+                               "hidden units left": None, "agreement": None})
+        prefix = f"{cl.METRIC_PREFIX[d]}_pruned_l2_without_l2"
+        for key, value in (("ncut", mine.ncut.mean()), ("z", mine.z.mean()),
+                           ("n_significant", mine.below_every_shuffle.sum()), ("n_networks", len(mine))):
+            glue(f"{prefix}_{key}", float(value))
+        kept_z, probe_z = variants["L2 kept while pruning (this chapter, as the original)"][2], mine.z.mean()
+        probe_texts.append(f"on {d}, pruned without the L2 term the networks read "
+                           f"{agreement['L2 left out while pruning (probe)']} beside the authors' (mean z "
+                           f"{probe_z:.1f}, {mine.below_every_shuffle.mean():.0%} below every shuffle), against "
+                           f"{agreement['L2 kept while pruning (this chapter, as the original)']} with the term "
+                           f"(mean z {kept_z:.1f})")
+    show(probe_rows)
+    glue("pruned_l2_probe", "; ".join(probe_texts))
+else:
+    glue("pruned_l2_probe", "not run at this preset (it has no pruned L2 MLPs on MNIST or Fashion-MNIST)")
 
 
 # %% [markdown]
@@ -721,7 +778,8 @@ glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} ep
 # these checks: the networks are initialised and trained with Keras's defaults (Glorot-uniform kernels, zero
 # biases, Adam's ε = 1e-7), pruned on tfmot's schedule, turned into the original code's weight graph and
 # compared with its `layer` shuffles; and the clustering itself gives the same n-cuts as scikit-learn's on the
-# same graphs (the performance chapter).
+# same graphs (the performance chapter). The pruned + L2 rows, pruned again without the L2 term (the probe
+# above): {glue:text}`pruned_l2_probe`.
 #
 # For the pruned + dropout MLPs, the headline setting of the papers, the mean z-score against the shuffles:
 # {glue:text}`headline`. Untrained Glorot MLPs have n-cut {glue:text}`random_init_summary`. This run used
