@@ -78,6 +78,7 @@ import torch
 from modularity import cache, lesions, provenance, verdicts, plots
 from dataclasses import replace
 
+from modularity.experiments import channel_faint
 from modularity.experiments import channel_importance as ci
 from modularity.experiments import clusterability as cl
 from modularity.experiments import importance as imp
@@ -240,7 +241,7 @@ cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=10, batch_s
 vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, train_subset=train_subset)
 channel_networks = [("cnn", "mnist", "none", cnn_networks, cnn_training),
                     ("vgg", "cifar10", "dropout_l2", vgg_networks, vgg_training)]
-channel_units = {}
+channel_units, faint_channel_units = {}, {}
 for kind, dataset, regulariser, count, training in channel_networks:
     data = cl.load_dataset(dataset, train_subset, 0, torch_device) if count else None
     if count:
@@ -253,9 +254,17 @@ for kind, dataset, regulariser, count, training in channel_networks:
             "importance_coherence/channels", params, seed, ci.run_network,
             (kind, dataset, regulariser, seed, training, data, torch_device, k, n_random, test_subset,
              activation_examples, vis_steps, vis_lr), scope=ci.__name__)
+        faint_channel_units[kind, dataset, seed] = cache.Unit(
+            "importance_coherence/channel_faint", {key: params[key] for key in ("kind", "dataset", "regulariser",
+                                                                                "training", "k")},
+            seed, channel_faint.run_network, (kind, dataset, regulariser, seed, training, torch_device, k),
+            scope=channel_faint.__name__)
 channel_results = dict(zip(channel_units, cache.cached_many(channel_units.values())))
+faint_channel_results = dict(zip(faint_channel_units, cache.cached_many(faint_channel_units.values())))
 if channel_results:
-    channel_rows = pd.DataFrame([{"network": kind, "dataset": d, "seed": seed, **r}
+    channel_rows = pd.DataFrame([{"network": kind, "dataset": d, "seed": seed, **r,
+                                  "faint": faint_channel_results[kind, d, seed]["faint_by_sub_cluster"][
+                                      r["layer"], r["label"]]}
                                  for (kind, d, seed), out in channel_results.items() for r in out["records"]])
     for column, p in [("important", "p_mean"), ("specific", "p_range"), ("coherent", "p_score"),
                       ("coherent_entropy", "p_entropy"), ("coherent_examples", "p_examples")]:
@@ -265,7 +274,8 @@ if channel_results:
     channel_fractions["n_clusters"] = channel_rows.groupby(["network", "dataset", "partition"], sort=False).size()
     channel_fractions["faint_sub_clusters"] = (channel_rows.faint == channel_rows["size"]).groupby(
         [channel_rows.network, channel_rows.dataset, channel_rows.partition], sort=False).sum()
-    faint_channels = pd.Series({(kind, d): out["faint_channels"] for (kind, d, _), out in channel_results.items()})
+    faint_channels = pd.Series([out["faint_channels"] for out in faint_channel_results.values()],
+                               index=pd.MultiIndex.from_tuples([key[:2] for key in faint_channel_results]))
     for (kind, dataset, partition), r in channel_fractions.iterrows():
         for column in ("important", "coherent", "coherent_examples"):
             glue(f"{kind}_{dataset}_{partition}_frac_{column}", float(r[column]))

@@ -6,7 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-from modularity import faint_units
 from modularity.experiments import channel_importance as ci
 
 
@@ -60,17 +59,6 @@ def test_the_carrying_block_matters_and_the_unread_block_does_not():
     assert all(p.requires_grad for p in model.parameters())  # feature visualisation froze them only meanwhile
     assert all(0 < r["p_score"] <= 1 and 0 < r["p_entropy"] <= 1 and 0 < r["p_examples"] <= 1
                for r in result["records"])
-    assert result["faint_channels"] == result["faint_clusters"] == 0 and not any(r["faint"] for r in result["records"])
-
-
-def test_channels_whose_kernels_decayed_below_epsilon_are_reported_faint():
-    model, _ = planted_cnn()
-    with torch.no_grad():
-        model[2].weight[16:, 16:, 1, 1] = 1e-30  # the unread block: kept in the graph, summed weight 16e-30
-    graph, labels = ci._clustered(model, 2, seed=0)
-    faint = ci.faint_channels(graph)
-    assert [f.nonzero()[0].tolist() for f in faint] == [list(range(16, 32))] * 2
-    assert faint_units.faint_clusters(faint_units.node_degrees(graph), labels) == 1  # the block is one cluster
 
 
 def test_channel_activations_are_the_largest_column_sum_of_each_map():

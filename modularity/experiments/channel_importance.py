@@ -21,20 +21,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from modularity import clustering, faint_units, lesions, tracing
+from modularity import clustering, lesions, tracing
 from modularity.experiments import networks
 from modularity.experiments.importance import (
     evaluation_set,
     example_coherence,
-    importance_record,
     optimise_inputs,
     sub_clusters,
     unit_sets,
     visualisation_record,
 )
 
-__all__ = ["analyse_network", "channel_activations", "conv_layers", "faint_channels", "feature_visualisation",
-           "importance", "run_network", "weight_partition"]
+__all__ = ["analyse_network", "channel_activations", "conv_layers", "feature_visualisation", "importance",
+           "run_network", "weight_partition"]
 
 
 def conv_layers(model: nn.Module) -> list[nn.Conv2d]:
@@ -44,26 +43,9 @@ def conv_layers(model: nn.Module) -> list[nn.Conv2d]:
 
 def weight_partition(model: nn.Module, k: int, seed: int = 0) -> list[np.ndarray]:
     """Each conv layer's channel labels from spectral clustering of the channel graph (−1: isolated)."""
-    graph, labels = _clustered(model, k, seed)
-    return graph.expand_labels(labels)
-
-
-def _clustered(model: nn.Module, k: int, seed: int) -> tuple[clustering.LayeredGraph, np.ndarray]:
     graph = clustering.cnn_graph(model)
-    return graph, clustering.spectral_clustering(graph, k, seed=seed)[0]
-
-
-def faint_channels(graph: clustering.LayeredGraph) -> list[np.ndarray]:
-    """Per conv layer, which channels are faint (``faint_units``: kept in the graph, but with a summed edge
-    weight below n-cut's ε; L2 under Adam decays a dead channel's kernels towards 0 without reaching it)."""
-    faint = faint_units.node_degrees(graph) < faint_units.NCUT_EPSILON
-    out, start = [], 0
-    for keep in graph.keep:
-        layer = np.zeros(keep.shape[0], dtype=bool)
-        layer[keep] = faint[start:start + int(keep.sum())]
-        out.append(layer)
-        start += int(keep.sum())
-    return out
+    labels, _ = clustering.spectral_clustering(graph, k, seed=seed)
+    return graph.expand_labels(labels)
 
 
 def _outputs(model: nn.Module, convs: list[nn.Conv2d], x: torch.Tensor):
@@ -93,13 +75,18 @@ def channel_activations(model: nn.Module, x: torch.Tensor, batch: int = 500,
 
 def importance(model: nn.Module, conv: nn.Conv2d, sets: list[np.ndarray], x: torch.Tensor, y: torch.Tensor,
                base_acc: np.ndarray, n_classes: int, batch: int = 500) -> dict:
-    """Lesion the sub-cluster's channels (``sets[0]``) and each random set; the MLP's statistics
-    (``importance.importance_record``)."""
+    """Lesion the sub-cluster's channels (``sets[0]``) and each random set; percentiles as for an MLP."""
     accs = []
     for channels in sets:
         with lesions.lesioned([conv], [channels.tolist()]):
             accs.append(lesions.model_class_accuracies(model, x, y, n_classes, batch))
-    return importance_record(np.array(accs), base_acc)
+    accs = np.array(accs)
+    means = accs.mean(axis=1)
+    ranges = np.array([lesions.range_statistic(a, base_acc) for a in accs])
+    return {"p_mean": lesions.percentile(means[0], means[1:], "lower"),
+            "p_range": lesions.percentile(ranges[0], ranges[1:], "upper"),
+            "acc_drop": float(base_acc.mean() - means[0]), "random_acc_drops": base_acc.mean() - means[1:],
+            "class_drops": base_acc - accs[0], "n_random": len(sets) - 1}
 
 
 def feature_visualisation(model: nn.Module, layer: int, sets: list[np.ndarray], input_shape: tuple[int, ...],
@@ -127,21 +114,19 @@ def analyse_network(model: nn.Module, data, seed: int, k: int, n_random: int, te
     base = lesions.model_class_accuracies(model, x_eval, y_eval, 10, 500)
     convs = conv_layers(model)  # traced once for every sub-cluster's lesion and visualisation
     activations = channel_activations(model, x_train[:activation_examples], convs=convs)
-    graph, labels = _clustered(model, k, seed)
-    layer_labels, faint = graph.expand_labels(labels), faint_channels(graph)
+    layer_labels = weight_partition(model, k, seed=seed)
     rng, records = np.random.default_rng(seed), []
     for cluster in sub_clusters(layer_labels):
         sets = unit_sets(cluster, layer_labels, n_random, rng)
         record = {"partition": "weight_global", "layer": cluster.layer + 1, "label": cluster.label,
-                  "size": len(cluster.units), "faint": int(faint[cluster.layer][cluster.units].sum())}
+                  "size": len(cluster.units)}
         record |= importance(model, convs[cluster.layer], sets, x_eval, y_eval, base, 10)
         record |= feature_visualisation(model, cluster.layer, sets, tuple(x_train.shape[1:]), vis_steps, vis_lr, seed,
                                         convs=convs)
         # the MLP's test: channel activations are norms, so its |·| of a pre-activation changes nothing here
         record |= example_coherence(activations, y_train[:activation_examples], cluster.layer, sets, 10)
         records.append(record)
-    return {"records": records, "base_acc": base, "faint_channels": int(sum(f.sum() for f in faint)),
-            "faint_clusters": faint_units.faint_clusters(faint_units.node_degrees(graph), labels)}
+    return {"records": records, "base_acc": base}
 
 
 def run_network(kind: str, dataset: str, regulariser: str, seed: int, settings, data, device, k: int, n_random: int,
