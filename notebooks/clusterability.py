@@ -357,7 +357,8 @@ CHECKED = {
           "which keeps an L1 term (that code's quirk), added to the mean loss",
     "pruned_l2": "the L2 term stays in the loss while pruning, as in the original (Keras keeps a wrapped layer's "
                  "regulariser; the result file's training losses of these networks include it), pruning starts "
-                 "from the trained network with a fresh Adam, and the unpruned L2 row is compared above",
+                 "from the trained network with a fresh Adam, the unpruned L2 row is compared above, and the same "
+                 "networks pruned without the term are shown below (the probe)",
 }
 
 
@@ -392,8 +393,10 @@ glue("departures", "; ".join(map(departure, departures)) + "." if departures els
 # L1 term) left out of the loss while pruning (`modularity.experiments.pruning_without_l2`), and measured like
 # every network. The original code keeps the term while pruning, as this chapter does: the second pruning is a
 # probe of whether the rows turn on the networks as trained or on what L2 does while they are pruned, not a
-# claim about how the authors pruned. Both are shown beside the authors' means, each with its agreement by the
-# rule above; *hidden units left* counts the hidden units that keep an edge after pruning (mean per network).
+# claim about how the authors pruned (their result files' training losses while pruning include an L2 term).
+# Both are shown beside the authors' means, each with its agreement by the rule above; *hidden units left*
+# counts the hidden units that keep an edge after pruning (mean per network). The authors' own networks of
+# these rows fall on both sides of their shuffles (the z range in the departures above).
 
 # %%
 probe_keys = [(d, seed) for d in datasets if d in ("mnist", "fashion_mnist") and "pruned_l2" in settings
@@ -430,10 +433,10 @@ if len(probe):
                            ("n_significant", mine.below_every_shuffle.sum()), ("n_networks", len(mine))):
             glue(f"{prefix}_{key}", float(value))
         kept_z, probe_z = variants["L2 kept while pruning (this chapter, as the original)"][2], mine.z.mean()
-        probe_texts.append(f"on {d}, pruned without the L2 term the networks read "
-                           f"{agreement['L2 left out while pruning (probe)']} beside the authors' (mean z "
-                           f"{probe_z:.1f}, {mine.below_every_shuffle.mean():.0%} below every shuffle), against "
-                           f"{agreement['L2 kept while pruning (this chapter, as the original)']} with the term "
+        probe_texts.append(f"on {d}, pruned without the L2 term the row reads "
+                           f"“{agreement['L2 left out while pruning (probe)']}” beside the authors' (mean z "
+                           f"{probe_z:.1f}, {mine.below_every_shuffle.mean():.0%} of networks below every shuffle), "
+                           f"with it “{agreement['L2 kept while pruning (this chapter, as the original)']}” "
                            f"(mean z {kept_z:.1f})")
     show(probe_rows)
     glue("pruned_l2_probe", "; ".join(probe_texts))
