@@ -25,7 +25,8 @@ def _runtime(manifest: dict | None, state: str, estimate: str | None = None) -> 
     text = f"{minutes:.1f} min" if minutes >= 1 else f"{manifest.get('wall_time_s', 0):.0f} s"
     executor = manifest.get("executor", {})
     if executor.get("name") == "ray":
-        workers = f"{executor['workers']} workers" if executor.get("workers") else "workers"
+        workers = (f"{executor['workers']} worker{'s' if executor['workers'] != 1 else ''}" if executor.get("workers")
+                   else "workers")
         cpus = executor.get("task_cpus", 1)
         text += f" (Ray: {workers} of {cpus} CPU{'s' if cpus != 1 else ''})"
     elif threads := manifest.get("hardware", {}).get("torch_threads"):

@@ -23,6 +23,8 @@ def test_runtime_says_how_a_run_was_computed():
     assert readme._runtime(local, "fresh") == "1.5 min (2 threads)"
     ray = {"wall_time_s": 600, "executor": {"name": "ray", "workers": 2, "task_cpus": 1}}
     assert readme._runtime(ray, "fresh") == "10.0 min (Ray: 2 workers of 1 CPU)"
+    assert readme._runtime({**ray, "executor": {"name": "ray", "workers": 1, "task_cpus": 1}}, "fresh") == \
+        "10.0 min (Ray: 1 worker of 1 CPU)"
     assert readme._runtime(None, "missing", "≈ 2 h") == "not run; ≈ 2 h"
     assert readme._runtime(local, "stale") == "— (older run)"
     parts = {**ray, "units": {"count": 2, "computed_here": 1, "timed": 2, "core_s": 7200.0}}
