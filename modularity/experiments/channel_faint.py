@@ -15,30 +15,20 @@ from modularity import clustering, faint_units
 from modularity.experiments import networks
 
 
-def faint_channels(graph: clustering.LayeredGraph) -> list[np.ndarray]:
-    """Per conv layer, which channels are faint: kept in the graph, with edges summing below ε."""
-    faint = faint_units.node_degrees(graph) < faint_units.NCUT_EPSILON
-    out, start = [], 0
-    for keep in graph.keep:
-        layer = np.zeros(keep.shape[0], dtype=bool)
-        layer[keep] = faint[start:start + int(keep.sum())]
-        out.append(layer)
-        start += int(keep.sum())
-    return out
-
-
 def analyse(model, k: int, seed: int) -> dict:
-    """The network's faint channels, its clusters made only of them, and per sub-cluster (conv layer from 1,
-    label) how many of its channels are faint."""
+    """The network's faint channels (kept in the graph, edges summing below ε), its clusters made only of them,
+    and per sub-cluster (conv layer from 1, label) how many of its channels are faint."""
     graph = clustering.cnn_graph(model)
     labels, _ = clustering.spectral_clustering(graph, k, seed=seed)
-    faint = faint_channels(graph)
+    degrees = faint_units.node_degrees(graph)
+    faint = degrees < faint_units.NCUT_EPSILON
     by_cluster = {}
-    for layer, (layer_labels, layer_faint) in enumerate(zip(graph.expand_labels(labels), faint)):
+    # expand_labels places node values in their layers (−1 where the graph dropped an isolated channel)
+    for layer, (layer_labels, layer_faint) in enumerate(zip(graph.expand_labels(labels),
+                                                            graph.expand_labels(faint.astype(np.int64)))):
         for label in np.unique(layer_labels[layer_labels >= 0]):
-            by_cluster[layer + 1, int(label)] = int(layer_faint[layer_labels == label].sum())
-    return {"faint_channels": int(sum(f.sum() for f in faint)),
-            "faint_clusters": faint_units.faint_clusters(faint_units.node_degrees(graph), labels),
+            by_cluster[layer + 1, int(label)] = int((layer_faint[layer_labels == label] == 1).sum())
+    return {"faint_channels": int(faint.sum()), "faint_clusters": faint_units.faint_clusters(degrees, labels),
             "faint_by_sub_cluster": by_cluster}
 
 
