@@ -69,20 +69,28 @@ def presets_table() -> str:
             lines.append(f"| {name} | `{preset}` | {state} | {runtime} | {_preset_parameters(name, preset)} |")
     hours, counted, missing = cpu_book_total()
     lines += ["", f"All `cpu` runs of today's code together: {hours:.1f} h of wall time ({counted} runs; threads as "
-              "each row says)"
+              "each row says; a run made in parts counts the core-hours of its per-seed units)"
               + (f"; not counted, not yet recomputed by today's code: {', '.join(missing)}." if missing else ".")]
     return "\n".join(lines) + "\n"
 
 
+def run_hours(manifest: dict) -> float:
+    """What a run took, in hours: its wall time, or for a run made in parts (whose wall time is only its last
+    part's) the core-hours its timed per-seed units took."""
+    if costs.made_in_parts(manifest) and manifest["units"]["timed"]:
+        return manifest["units"]["core_s"] / 3600
+    return manifest.get("wall_time_s", 0) / 3600
+
+
 def cpu_book_total() -> tuple[float, int, list[str]]:
-    """Hours of wall time of every fresh (or re-renderable) ``cpu`` run, how many, and which are left out."""
+    """Hours of every fresh (or re-renderable) ``cpu`` run (``run_hours``), how many, and which are left out."""
     total, counted, missing = 0.0, 0, []
     for name in runner.notebook_names():
         if "cpu" not in runner.presets_of(name):
             continue
         manifest, (state, _) = runner.read_manifest(name, "cpu"), runner.status(name, "cpu")
         if manifest and state in runner.CURRENT_STATES:
-            total, counted = total + manifest.get("wall_time_s", 0) / 3600, counted + 1
+            total, counted = total + run_hours(manifest), counted + 1
         else:
             missing.append(name)
     return total, counted, missing

@@ -160,7 +160,8 @@ pd.DataFrame([{"model": r["case"], "stages": "together" if r["mode"] == "stages_
 #
 # ## The book's cost
 # All `cpu` runs of the book together took {glue:text}`cpu_book_total_wall_h:.1f` h of wall time when this page was
-# made (from their manifests; the README's runtime table is always current).
+# made (from their manifests; a run made in parts through the per-seed cache counts the core-hours of its units,
+# since its wall time is only its last part's; the README's runtime table is always current).
 
 # %%
 hours, counted, _ = readme.cpu_book_total()

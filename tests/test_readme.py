@@ -43,3 +43,13 @@ def test_the_readme_computes_each_runs_status_once_and_forgets_it_after(monkeypa
     runner.status("tutorial", "cpu")
     runner.status("tutorial", "cpu")
     assert calls[-2:] == [("tutorial", "cpu")] * 2  # outside the README's generation nothing is remembered
+
+
+def test_a_run_made_in_parts_counts_what_its_units_took_not_its_last_part():
+    one_go = {"wall_time_s": 1800, "units": {"count": 4, "computed_here": 4, "timed": 4, "core_s": 3000.0}}
+    assert readme.run_hours(one_go) == 0.5
+    assert readme.run_hours({"wall_time_s": 900}) == 0.25  # a run that predates the record of its units
+    parts = {"wall_time_s": 60, "units": {"count": 4, "computed_here": 1, "timed": 4, "core_s": 7200.0}}
+    assert readme.run_hours(parts) == 2.0
+    untimed = {"wall_time_s": 60, "units": {"count": 4, "computed_here": 1, "timed": 0, "core_s": 0.0}}
+    assert readme.run_hours(untimed) == 60 / 3600
