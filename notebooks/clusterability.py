@@ -86,6 +86,7 @@ import torch
 from modularity import authors, cache, chance, faint_units, plots, provenance, stats, verdicts
 from modularity.experiments import clusterability as cl
 from modularity.experiments import clusterability_faint as faint
+from modularity.experiments import clusterability_report as report
 from modularity.experiments import mlp_schedules
 from modularity.experiments import p1_lesions
 from modularity.experiments import pruning_without_l2 as no_l2
@@ -232,31 +233,7 @@ shown
 # not counted as below every shuffle. In this run: {glue:text}`degenerate_rows`
 
 # %%
-degenerate = table[table.n_degenerate > 0]
-
-
-def span(values):
-    """"11" or "89–120": the range of some counts."""
-    low, high = int(min(values)), int(max(values))
-    return f"{low}" if low == high else f"{low}–{high}"
-
-
-def degenerate_row(dataset, setting):
-    """One row with degenerate networks: how many, their faint units and n-cuts, against the shuffles."""
-    mine = primary[(primary.kind == "mlp") & (primary.dataset == dataset) & (primary.setting == setting)]
-    hit = mine[mine.degenerate]
-    return (f"{dataset} {setting}: {len(hit)} of {len(mine)} networks degenerate ({span(hit.faint_units)} faint units "
-            f"each, {span(hit.faint_clusters)} of {ks[0]} clusters faint, n-cut at most {max(hit.ncut.max(), 0):.3f} "
-            f"against shuffles at {hit.shuffle_mean.mean():.2f})")
-
-
-faint_where = primary[(primary.faint_units > 0) & ~primary.degenerate]  # faint units the clustering left in live clusters
-undegenerate = [f"{dataset} {setting} ({len(r)} network{'s' if len(r) > 1 else ''}, {span(r.faint_units)} faint units)"
-                for (dataset, setting), r in faint_where.groupby(["dataset", "setting"], sort=False)]
-degenerate_text = "; ".join(degenerate_row(d, s) for d, s in degenerate.index) + ". " if len(degenerate) else ""
-live_text = ("Faint units in live clusters only (these n-cuts count): " + "; ".join(undegenerate) + "."
-             if undegenerate else "")
-glue("degenerate_rows", (degenerate_text + live_text).strip() or "no network has a faint unit.")
+glue("degenerate_rows", report.degenerate_summary(primary, table, ks[0]))
 print(primary[primary.faint_units > 0].groupby(["kind", "dataset", "setting"]).agg(
     networks=("seed", "count"), faint_units=("faint_units", "mean"), faint_clusters=("faint_clusters", "sum"),
     degenerate=("degenerate", "sum")) if (primary.faint_units > 0).any() else "no faint units in any network")
@@ -308,82 +285,18 @@ plt.show()
 comparable = ks[0] == 12 and shuffle_methods[0] == "layer"
 
 
-def beside_authors(d, s, r, theirs):
-    """One table row: our means, the authors' beside each (missing where they give none), the row's agreement."""
-    below = r.n_significant / r.n_networks
-    field = lambda name: getattr(theirs, name, None)  # noqa: E731
-    return {"dataset": d, "setting": s, "n-cut": r.ncut, "n-cut (authors)": field("ncut"), "shuffled": r.shuffle_mean,
-            "shuffled (authors)": field("shuffle_mean"), "z": r.z, "z (authors)": field("z"),
-            "below every shuffle": below, "below every shuffle (authors)": field("below_every_shuffle"),
-            "degenerate n-cut": int(r.n_degenerate),
-            "test acc": r.test_acc, "test acc (authors)": field("test_acc"),
-            "agreement": verdicts.agreement_with_authors(r.z, below, theirs.z, theirs.below_every_shuffle)
-            if theirs else "no authors' row", "source": theirs.source.split(", ")[-1] if theirs else None}
-
-
 def show(rows):
     display(pd.DataFrame(rows).style.format(precision=2, na_rep="—").hide(axis="index"))
 
 
-comparison_rows = []
-for (d, s), r in table.iterrows():
-    theirs = authors.p1b_row(d, s) if comparable else None
-    comparison_rows.append(beside_authors(d, s, r, theirs))
-    if theirs is None:
-        continue
-    row_name = f"{cl.METRIC_PREFIX[d]}_{s}"
-    for key, value in (("ncut", theirs.ncut), ("z", theirs.z)):
-        if value is not None:
-            glue(f"{row_name}_authors_{key}", value)
-    glue(f"{row_name}_agreement", comparison_rows[-1]["agreement"])
+comparison_rows, authors_metrics = report.authors_comparison(table, comparable)
+for key, value in authors_metrics.items():
+    glue(key, value)
 for dataset in datasets:  # one table per dataset, in P1b's layout
     print(dataset)
     show([row for row in comparison_rows if row["dataset"] == dataset])
-
-
-def agreement_counts(levels):
-    """"3 agrees, 1 partly": how many rows reached each level of the agreement rule."""
-    return ", ".join(f"{levels.count(level)} {level}" for level in ("agrees", "partly", "disagrees", "not comparable")
-                     if levels.count(level))
-
-
-with_authors = [row["agreement"] for row in comparison_rows if row["agreement"] != "no authors' row"]
-glue("agreement_summary", f"of the {len(with_authors)} rows with an authors' number, {agreement_counts(with_authors)}"
-     if with_authors else "no row has an authors' number at this k and null model")
-
-# What was checked for a row while it departs from the authors' (none of these changed the row)
-CHECKED = {
-    "l2": "the L2 factor follows the original `src/train_nn.py`: λ·Σw² with λ = 5e-5 on every kernel but the first, "
-          "which keeps an L1 term (that code's quirk), added to the mean loss",
-    "pruned_l2": "the L2 term stays in the loss while pruning, as in the original (Keras keeps a wrapped layer's "
-                 "regulariser; the result file's training losses of these networks include it), pruning starts "
-                 "from the trained network with a fresh Adam, the unpruned L2 row is compared above, and the same "
-                 "networks pruned without the term are shown below (the probe)",
-}
-
-
-def departure(row):
-    """One row that departs from the authors': both sides' numbers, the spread of theirs, what was checked."""
-    theirs = authors.p1b_row(row["dataset"], row["setting"])
-    spread = f", theirs ranging from z {theirs.z_range[0]:.1f} to {theirs.z_range[1]:.1f}" if theirs.z_range else ""
-    z = f"mean z {row['z']:.1f} against {row['z (authors)']:.1f}" if row["z (authors)"] is not None else \
-        f"mean z {row['z']:.1f}"
-    below = (f", {row['below every shuffle']:.0%} of networks below every shuffle against "
-             f"{row['below every shuffle (authors)']:.0%}" if row["below every shuffle (authors)"] is not None else "")
-    keys = dict.fromkeys((cl.regulariser_of(row["setting"]), row["setting"]))  # the factor's checks, then the row's
-    checked = "; ".join(CHECKED[key] for key in keys if key in CHECKED) or \
-        "nothing beyond the checks every row shares (below)"
-    n_degenerate = int(table.loc[(row["dataset"], row["setting"])].n_degenerate)
-    checked += f"; {n_degenerate} of its networks have a degenerate n-cut (faint units, above)" if n_degenerate else ""
-    trained = mlp_training(row["dataset"], cl.regulariser_of(row["setting"])).epochs
-    theirs_trained = 10 if row["dataset"] == "mnist_7x7" else 20  # P1b's epochs before pruning
-    known = (f"; known difference: these networks trained {trained} of P1b's {theirs_trained} epochs"
-             if not row["setting"].startswith("pruned") and trained < theirs_trained else "")
-    return f"{row['dataset']} {row['setting']}, {row['agreement']} ({z}{below}{spread}){known}; checked: {checked}"
-
-
-departures = [row for row in comparison_rows if row["agreement"] in ("partly", "disagrees")]
-glue("departures", "; ".join(map(departure, departures)) + "." if departures else "none.")
+glue("agreement_summary", report.agreement_summary(comparison_rows))
+glue("departures", report.departures(comparison_rows, table, lambda d, s: mlp_training(d, cl.regulariser_of(s)).epochs))
 
 
 # %% [markdown]
@@ -406,40 +319,12 @@ probe_units = [cache.Unit("clusterability/pruning_without_l2", {"dataset": d, **
                           scope=no_l2.__name__) for d, seed in probe_keys]
 probe = pd.DataFrame(no_l2.rows(dict(zip(probe_keys, cache.cached_many(probe_units)))))
 if len(probe):
-    probe = probe[(probe.k == ks[0]) & (probe.method == shuffle_methods[0])]
-    probe_rows, probe_texts = [], []
-    for d, mine in probe.groupby("dataset", sort=False):
-        theirs, kept = authors.p1b_row(d, "pruned_l2") if comparable else None, table.loc[(d, "pruned_l2")]
-        variants = {"L2 kept while pruning (this chapter, as the original)":
-                    (kept.ncut, kept.shuffle_mean, kept.z, kept.n_significant / kept.n_networks, kept.test_acc,
-                     mine.with_l2_units_left.mean()),
-                    "L2 left out while pruning (probe)":
-                    (mine.ncut.mean(), mine.shuffle_mean.mean(), mine.z.mean(), mine.below_every_shuffle.mean(),
-                     mine.test_acc.mean(), mine.units_left.mean())}
-        agreement = {}
-        for variant, (ncut, shuffled, z, below, acc, units) in variants.items():
-            agreement[variant] = (verdicts.agreement_with_authors(z, below, theirs.z, theirs.below_every_shuffle)
-                                  if theirs else "no authors' row")
-            probe_rows.append({"dataset": d, "pruned": variant, "n-cut": ncut, "shuffled": shuffled, "z": z,
-                               "below every shuffle": below, "test acc": acc, "hidden units left": units,
-                               "agreement": agreement[variant]})
-        if theirs:
-            probe_rows.append({"dataset": d, "pruned": "authors (P1b)", "n-cut": theirs.ncut,
-                               "shuffled": theirs.shuffle_mean, "z": theirs.z,
-                               "below every shuffle": theirs.below_every_shuffle, "test acc": theirs.test_acc,
-                               "hidden units left": None, "agreement": None})
-        prefix = f"{cl.METRIC_PREFIX[d]}_pruned_l2_without_l2"
-        for key, value in (("ncut", mine.ncut.mean()), ("z", mine.z.mean()),
-                           ("n_significant", mine.below_every_shuffle.sum()), ("n_networks", len(mine))):
-            glue(f"{prefix}_{key}", float(value))
-        kept_z, probe_z = variants["L2 kept while pruning (this chapter, as the original)"][2], mine.z.mean()
-        probe_texts.append(f"on {d}, pruned without the L2 term the row reads "
-                           f"“{agreement['L2 left out while pruning (probe)']}” beside the authors' (mean z "
-                           f"{probe_z:.1f}, {mine.below_every_shuffle.mean():.0%} of networks below every shuffle), "
-                           f"with it “{agreement['L2 kept while pruning (this chapter, as the original)']}” "
-                           f"(mean z {kept_z:.1f})")
+    probe_rows, probe_metrics, probe_text = report.probe_comparison(
+        probe[(probe.k == ks[0]) & (probe.method == shuffle_methods[0])], table, comparable)
+    for key, value in probe_metrics.items():
+        glue(key, value)
     show(probe_rows)
-    glue("pruned_l2_probe", "; ".join(probe_texts))
+    glue("pruned_l2_probe", probe_text)
 else:
     glue("pruned_l2_probe", "not run at this preset (it has no pruned L2 MLPs on MNIST or Fashion-MNIST)")
 
@@ -531,29 +416,10 @@ print(f"random init n-cut (k = {ks[0]}): {random_ncuts.mean():.3f} ± {random_nc
 # trains them {glue:text}`cifar_epochs_note`.
 
 # %%
-others = rows[rows.kind == "mlp"].groupby(["dataset", "setting", "k", "method"], sort=False).agg(
-    ncut=("ncut", "mean"), shuffle_mean=("shuffle_mean", "mean"), z=("z", "mean"),
-    below_every_shuffle=("below_every_shuffle", "mean"), n_below=("below_every_shuffle", "sum"))
-p1_comparable = n_shuffles == authors.P1_SHUFFLES
-p1_agreement, p1_columns = [], []
-for (dataset, setting, k, method), r in others.iterrows():
-    if (k, method) != (ks[0], shuffle_methods[0]):
-        glue(f"{cl.METRIC_PREFIX[dataset]}_{setting}_k{k}_{method}_frac_significant", r.below_every_shuffle)
-    if method == "layer" and setting.startswith("pruned"):  # P1's settings: pruned networks at each of its k
-        glue(f"p1_{k}_{cl.METRIC_PREFIX[dataset]}_{setting}_n_significant", int(r.n_below))
-    theirs = authors.p1_row(k, dataset, setting, method) if p1_comparable else None
-    p1_agreement.append(verdicts.agreement_with_authors(r.z, r.below_every_shuffle, theirs.z,
-                                                        theirs.below_every_shuffle) if theirs else "no P1 row")
-    p1_columns.append({f"{key} (P1)": getattr(theirs, key, None) for key in ("ncut", "shuffle_mean", "z",
-                                                                             "below_every_shuffle")})
-    if theirs:
-        glue(f"p1_{k}_{cl.METRIC_PREFIX[dataset]}_{setting}_{method}_agreement", p1_agreement[-1])
-others = others.join(pd.DataFrame(p1_columns, index=others.index, dtype=float))
-others["agreement (P1)"] = p1_agreement
-with_p1 = [a for a in p1_agreement if a != "no P1 row"]
-glue("p1_agreement_summary", f"of the {len(with_p1)} (k, null model, dataset, setting) rows P1 reports, "
-     f"{agreement_counts(with_p1)}" if with_p1 else
-     f"not compared at this preset (P1's rows used {authors.P1_SHUFFLES} shuffles; this run {n_shuffles})")
+others, p1_metrics = report.p1_comparison(rows, (ks[0], shuffle_methods[0]), n_shuffles == authors.P1_SHUFFLES)
+for key, value in p1_metrics.items():
+    glue(key, value)
+glue("p1_agreement_summary", report.p1_agreement_summary(others, n_shuffles))
 glue("cifar_epochs_note", ", ".join(f"{s.epochs} + {s.prune_epochs} epochs {'with' if r == 'dropout' else 'without'} "
                                     "dropout" for (kind, d, r), s in networks_to_train.items()
                                     if kind == "mlp" and d == "cifar10_gray") or "not at all at this preset")
@@ -667,19 +533,13 @@ for kind, name in (("cnn", "small CNN"), ("vgg", "CIFAR-10 VGG")):
         print(f"no {name} at this preset")
         continue
     kind_table = kind_rows.groupby(["dataset", "setting"], sort=False).apply(summary, include_groups=False)
-    shown_rows = []
     for (dataset, setting), row in kind_table.iterrows():
-        row_name = f"{kind}_{dataset}_{setting}"
         for key, value in row.items():
             if not (key.startswith(("test_acc", "test_mse")) and pd.isna(value)):
-                glue(f"{row_name}_{key}", int(value) if key.startswith("n_") else value)
-        theirs = authors.p1b_row(dataset, setting, kind=kind) if comparable else None
-        shown_rows.append(beside_authors(dataset, setting, row, theirs))
-        for key, value in (("ncut", getattr(theirs, "ncut", None)), ("z", getattr(theirs, "z", None))):
-            if value is not None:
-                glue(f"{row_name}_authors_{key}", value)
-        if theirs is not None:
-            glue(f"{row_name}_agreement", shown_rows[-1]["agreement"])
+                glue(f"{report.metric_row(kind, dataset, setting)}_{key}", int(value) if key.startswith("n_") else value)
+    shown_rows, kind_metrics = report.authors_comparison(kind_table, comparable, kind=kind)
+    for key, value in kind_metrics.items():
+        glue(key, value)
     print(name)
     show(shown_rows)
 if vgg_networks:
@@ -698,12 +558,7 @@ if vgg_networks:
 
 # %%
 def verdict(dataset):
-    t = table.loc[dataset]
-    parts = [f"{s}: {int(t.loc[s].n_significant)}/{int(t.loc[s].n_networks)} below every shuffle "
-             f"(n-cut {t.loc[s].ncut:.3f} vs {t.loc[s].shuffle_mean:.3f}"
-             + (f"; {int(t.loc[s].n_degenerate)} degenerate, not counted" if t.loc[s].n_degenerate else "") + ")"
-             for s in settings if s in t.index]
-    return f"{dataset} — " + "; ".join(parts)
+    return report.dataset_verdict(table, dataset, settings)
 
 
 for dataset in datasets:
@@ -743,18 +598,8 @@ glue("unpruned_epochs_note", f"its unpruned networks were trained for {epochs} o
 own_schedules = sorted({f"{d} {'with dropout ' if r == 'dropout' else ''}{s.epochs} + {s.prune_epochs}"
                         for (kind, d, r), s in networks_to_train.items()
                         if kind == "mlp" and (s.epochs, s.prune_epochs) != (epochs, prune_epochs)})
-
-
-def headline(dataset, name):
-    """The pruned + dropout row of one dataset: its mean z, P1b's beside it where comparable, test accuracy."""
-    if (dataset, "pruned_dropout") not in table.index:
-        return None
-    r, theirs = table.loc[(dataset, "pruned_dropout")], authors.p1b_row(dataset, "pruned_dropout")
-    return (f"{r.z:.1f} on {name}" + (f" (P1b: {theirs.z:.1f})" if comparable and theirs else "")
-            + f" at test accuracy {r.test_acc:.1%}")
-
-
-headlines = [h for h in (headline("mnist", "MNIST"), headline("fashion_mnist", "Fashion-MNIST")) if h]
+headlines = [h for h in (report.headline(table, "mnist", "MNIST", comparable),
+                         report.headline(table, "fashion_mnist", "Fashion-MNIST", comparable)) if h]
 glue("headline", "; ".join(headlines) if headlines else "not run at this preset")
 glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} epochs"
      f"{' (' + ', '.join(own_schedules) + ')' if own_schedules else ''}, k = {ks[0]}, "
