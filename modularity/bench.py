@@ -20,6 +20,8 @@ from queue import Empty
 import torch
 from torch.func import functional_call
 
+from modularity import machine
+
 EPS = 1e-10
 
 
@@ -181,7 +183,7 @@ def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True) 
 
 def environment(threads: int) -> dict:
     return {"torch": torch.__version__, "python": platform.python_version(), "threads": threads,
-            "cpu_count": os.cpu_count(), "machine": platform.machine(),
+            "cpu": machine.cpu_model(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
             "allocator": os.environ.get("LD_PRELOAD") or "default (glibc malloc; CUDA caching allocator on GPU)",
             "cuda_alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}

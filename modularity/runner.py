@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from modularity import __version__, cache, provenance
+from modularity import __version__, cache, machine, provenance
 from modularity.glue import glued_values
 from modularity.parameters import ParameterError, declared_parameters, load_presets, resolve
 
@@ -180,12 +180,7 @@ def git_commit() -> dict:
 def hardware() -> dict:
     import torch
 
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": machine.cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 

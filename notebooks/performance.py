@@ -45,12 +45,16 @@ provenance.record("run", "device", "cuda" if torch.cuda.is_available() else "cpu
 report = bench.benchmark(threads=threads, scale=steps_scale, models=models, fused_kernels=fused_kernels)
 env = report["environment"]
 print(f"torch {env['torch']}, {env['threads']} threads, {env['cpu_count']} cores, allocator: {env['allocator']}")
+glue("cpu_model", env["cpu"])
 
 # %% [markdown]
 # ## Steps per second
-# *This project* and *reference transcription* are measured here, in this run. *Original code* is the
-# original implementation's speed as measured on this machine class (2 CPU cores, torch on CPU, 2 threads,
-# batch 128, K = 4) when this project was planned; it is cited, not measured by this notebook.
+# *This project* and *reference transcription* are measured here, in this run, on {glue:text}`cpu_model`.
+# *Original code* is the original implementation's speed measured on a 2-core machine (torch on CPU, 2 threads,
+# batch 128, K = 4) when this project was planned; it is cited, not measured by this notebook, and that
+# machine's CPU model was not recorded. This project's runs have been made on 2-core machines of more than one
+# CPU model (each manifest names its own), and their speeds differ, so a ratio against the cited figure is
+# indicative only; the ratio against the reference transcription, timed in the same run, is the one that holds.
 
 # %%
 ORIGINAL = {("fnn_2000x4", "base"): 8.2, ("fnn_2000x4", "mask"): 0.34,
@@ -106,7 +110,8 @@ tables.metrics_table(metrics)
 # On this machine ({glue:text}`n_threads` threads), mask training of the 2000×4 FNN runs at
 # {glue:text}`mask_steps_per_s_fnn_2000x4:.2f` steps/s, {glue:text}`mask_speedup_over_reference_cpu_fnn_2000x4:.1f`×
 # the reference transcription measured in the same run and {glue:text}`mask_speedup_over_original_fnn_2000x4:.1f`×
-# the original code's cited 0.34 steps/s; base training runs at {glue:text}`base_steps_per_s_fnn_2000x4:.1f` steps/s.
+# the original code's cited 0.34 steps/s (measured on another machine: indicative only); base training runs at
+# {glue:text}`base_steps_per_s_fnn_2000x4:.1f` steps/s.
 # The 400-400-200 FNN trains masks at {glue:text}`mask_steps_per_s_fnn_400_400_200:.0f` steps/s
 # ({glue:text}`mask_speedup_over_original_fnn_400_400_200:.1f`× the original's 26).
 # On a model as small as the tutorial's (two hidden layers of 32 units), where the cost of each call rather than
