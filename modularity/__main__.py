@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
 from modularity.data.root import DataError
 from modularity.parameters import ParameterError, parse_override
@@ -89,8 +92,28 @@ def _list_presets(notebook: str) -> int:
     return 2
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """A SIGTERM (a cluster scheduler's time limit, `kill`) stops a command the way Ctrl-C does: finished seeds
+    stay cached, a run keeps its partial notebook and removes its work folder and lock. Python's default
+    SIGTERM ends the process at once, cleaning nothing up."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with sigterm_as_interrupt():
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "run":
             from modularity import runner
