@@ -84,9 +84,9 @@ import seaborn as sns
 import torch
 
 from modularity import authors, cache, chance, faint_units, plots, provenance, stats, verdicts
+from modularity import clusterability_report as report
 from modularity.experiments import clusterability as cl
 from modularity.experiments import clusterability_faint as faint
-from modularity.experiments import clusterability_report as report
 from modularity.experiments import mlp_schedules
 from modularity.experiments import p1_lesions
 from modularity.experiments import pruning_without_l2 as no_l2

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from modularity import authors
-from modularity.experiments import clusterability_report as report
+from modularity import clusterability_report as report
 
 
 def summary_table(rows: dict) -> pd.DataFrame:

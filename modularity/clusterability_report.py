@@ -1,7 +1,8 @@
 """The clusterability chapter's comparisons, as tables and sentences: every row beside the authors' (P1b and
 P1), the rows that depart and what was checked for each, the networks whose n-cut is degenerate, and the
 pruned + L2 probe beside the chapter's pruning. Each agreement comes from ``verdicts.agreement_with_authors``;
-functions here only arrange numbers the run computed, and return the values the chapter glues.
+functions here only arrange and judge numbers the run computed (render-only code: editing it re-renders the
+chapter, never retrains it), and return the values the chapter glues.
 """
 
 from __future__ import annotations
