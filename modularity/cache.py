@@ -17,6 +17,13 @@ coming back to this process and into the same store.
 Under the runner, each ``cached`` result is also copied (compressed) into the run's results folder, which is
 published with the run: a chapter can then be re-rendered from them on a fresh clone without training
 (``MODULARITY_RESULTS_IN`` points at them, ``MODULARITY_RENDER_ONLY`` forbids computing anything new).
+
+A run too long for one sitting keeps its finished units as *parts* beside where it will be published
+(``book/runs/<notebook>/<preset>.parts/``, ``MODULARITY_PARTS``): each unit the run computes or reads from
+the cache is copied there (compressed, under its cache name, so a part made by other code is never read), and
+a unit missing from the cache is read from there. Parts are committed between sittings, so a run made in
+parts survives a new machine without its cache; publishing the run removes them. Only finished units travel:
+a unit interrupted half-way starts again on a new machine.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -57,6 +65,7 @@ RENDER_ONLY = {"__main__.py", "authors.py", "bench.py", "bench_clustering.py", "
 PIPELINE = {"__main__.py", "book.py", "cache.py", "certify.py", "costs.py", "provenance.py", "ray_executor.py",
             "readme.py", "runner.py"}
 RESULTS_IN, RESULTS_OUT, RENDER_ONLY_ENV = "MODULARITY_RESULTS_IN", "MODULARITY_RESULTS_OUT", "MODULARITY_RENDER_ONLY"
+PARTS_ENV = "MODULARITY_PARTS"  # a run's committed store of finished units (see the module docstring)
 EXECUTOR_ENV = "MODULARITY_EXECUTOR"  # "ray" sends ``cached_many``'s missing units to Ray; unset: this process
 _computing = 0  # > 0 while a ``cached`` compute runs: training outside it makes a run impossible to re-render
 
@@ -263,6 +272,44 @@ def _store_result(namespace: str, name: str, value, stored: bytes | None = None)
     path.write_bytes(stored)
 
 
+def _part_path(path: Path) -> Path | None:
+    """Where the cache entry ``path`` is kept as a part of the run (None when the run keeps no parts)."""
+    folder = os.environ.get(PARTS_ENV)
+    if not folder:
+        return None
+    return Path(folder) / path.relative_to(data_root() / "cache").with_name(path.stem + ".pt.gz")
+
+
+def _keep_part(path: Path) -> None:
+    """Copy a finished unit's cache entry (and what it cost) into the run's parts, once."""
+    part = _part_path(path)
+    if part is None or part.exists():
+        return
+    write_checked(part, gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+    with contextlib.suppress(OSError):
+        shutil.copyfile(_cost_path(path), _cost_path(part))
+
+
+def _restore_part(path: Path) -> bool:
+    """Put a unit kept as a part back into the cache; False when there is none (or it is damaged)."""
+    part = _part_path(path)
+    data = None if part is None else read_checked(part, "run part", "recomputing that unit")
+    if data is None:
+        return False
+    write_checked(path, gzip.decompress(data))
+    with contextlib.suppress(OSError):
+        shutil.copyfile(_cost_path(part), _cost_path(path))
+    return True
+
+
+def _save_unit(path: Path, value, cost: dict) -> None:
+    """Store a unit a Ray task computed, and keep it as a part at once."""
+    save_checked(path, value)
+    save_cost(path, cost)
+    _computed_here.add(path)
+    _keep_part(path)
+
+
 @contextlib.contextmanager
 def _computing_inside_cache():
     global _computing
@@ -288,6 +335,8 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], 
     result, stored = _published_result(namespace, published)
     if result is None:
         path = cache_path(namespace, params, seed, scope)
+        if not _computing and not path.exists():
+            _restore_part(path)  # a unit an earlier sitting kept, perhaps on another machine
         result = load_checked(path)
         if result is None:
             if os.environ.get(RENDER_ONLY_ENV) == "1":
@@ -298,7 +347,8 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], 
             save_checked(path, result)
             save_cost(path, cost)
             _computed_here.add(path)
-        if not _computing:
+        if not _computing:  # a result computed inside another one travels as part of that one
+            _keep_part(path)  # also a unit computed before this run kept parts
             _count_unit(path)
     if not _computing:  # a result computed inside another cached result is published as part of that one
         _store_result(namespace, published, result, stored)
@@ -334,7 +384,8 @@ class Unit:
 
     def available(self) -> bool:
         published = _published_path(self.namespace, published_name(self.params, self.seed))
-        return bool(published and published.exists()) or self.path().exists()
+        part = _part_path(self.path())
+        return bool(published and published.exists()) or self.path().exists() or bool(part and part.exists())
 
 
 def cached_many(units: list[Unit]) -> list[Any]:
@@ -349,9 +400,7 @@ def cached_many(units: list[Unit]) -> list[Any]:
             from modularity import ray_executor
 
             for unit, result, cost in ray_executor.compute(missing):
-                save_checked(unit.path(), result)
-                save_cost(unit.path(), cost)
-                _computed_here.add(unit.path())
+                _save_unit(unit.path(), result, cost)  # kept as it arrives: an interruption loses only running units
             provenance.record("run", "ray_units", provenance.current("run").get("ray_units", 0) + len(missing))
     return [cached(unit.namespace, unit.params, unit.seed, unit.compute, unit.scope) for unit in units]
 

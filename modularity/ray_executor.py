@@ -78,7 +78,7 @@ def _run_unit(unit: cache.Unit, driver_code: str, threads: int) -> Any:
     if cache.package_code_hash() != driver_code:
         raise RuntimeError("this Ray worker's modularity code differs from the driver's: install the same "
                            "commit on every node (pip install -e . in each checkout), then rerun")
-    for key in (provenance.ENV, cache.RESULTS_OUT):
+    for key in (provenance.ENV, cache.RESULTS_OUT, cache.PARTS_ENV):
         os.environ.pop(key, None)
     import ray
 

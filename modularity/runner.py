@@ -3,7 +3,8 @@
 A run made with exactly a preset's parameters, from a clean committed tree, is published to
 ``book/runs/<notebook>/<preset>.{ipynb,json}`` with its per-seed results in ``<preset>.results/``; a run
 with ``-p`` overrides, and any failed run, goes to the git-ignored ``runs_local/`` instead, so a published
-run is never damaged by an experiment or a crash.
+run is never damaged by an experiment or a crash. Until it is published, such a run keeps its finished units in
+``<preset>.parts/`` (see ``cache``), to be committed between sittings.
 
 A run's identity has two parts. What computed its per-seed results: the package's computation modules it
 loaded, the resolved parameters, the data checksums and the torch version. What turned them into the page:
@@ -156,6 +157,11 @@ class RunPaths:
     def results(self) -> Path:
         return self.notebook.with_suffix(".results")
 
+    @property
+    def parts(self) -> Path:
+        """The finished units of a published run still being made (``cache``'s parts), removed on publishing."""
+        return self.notebook.with_suffix(".parts")
+
 
 def run_paths(name: str, preset: str, overrides: dict) -> RunPaths:
     """Published for exact non-smoke presets; smoke runs (tests) and overridden runs stay local."""
@@ -234,6 +240,7 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
                    RUN_ENV: f"{name}@{preset}",
                    "JUPYTER_RUNTIME_DIR": str(work / "runtime"),  # kernel connection files go with the work folder
                    cache.RESULTS_IN: str(published_paths.results) if render else None,
+                   cache.PARTS_ENV: str(paths.parts.resolve()) if paths.published and not render else None,
                    cache.RENDER_ONLY_ENV: "1" if render else None} | executor.environment(progress)
         if progress:  # papermill logs the kernel's printed lines (per-seed progress) at INFO
             _show_papermill_log()
@@ -296,6 +303,8 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
         if render and destination is None:  # republish the same results under today's file names
             manifest["identity"]["results_files"] = results_files
         _publish(out_nb, manifest, paths, None if render and destination is not None else results_out)
+        if paths.published and not render:  # the published results hold every unit now
+            shutil.rmtree(paths.parts, ignore_errors=True)
     finally:  # an interrupted or failed run leaves neither its work folder nor its lock behind
         shutil.rmtree(work, ignore_errors=True)
         lock.unlink(missing_ok=True)
@@ -485,7 +494,8 @@ def _status(name: str, preset: str) -> tuple[str, str]:
     except ParameterError as error:
         return "stale", str(error)
     if manifest is None:
-        return "missing", "missing"
+        parts = sum(1 for _ in (RUNS / name / f"{preset}.parts").rglob("*.pt.gz"))
+        return "missing", f"missing; {parts} finished units kept in {preset}.parts" if parts else "missing"
     notebook = RUNS / name / f"{preset}.ipynb"
     if not notebook.exists() or sha256_text(notebook.read_bytes()) != manifest.get("notebook_sha256"):
         return "stale", "published notebook does not match its manifest"
