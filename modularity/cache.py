@@ -395,6 +395,9 @@ def cached_many(units: list[Unit]) -> list[Any]:
     executor's."""
     units = list(units)
     if os.environ.get(EXECUTOR_ENV) == "ray" and os.environ.get(RENDER_ONLY_ENV) != "1":
+        for unit in units:  # finished before parts were kept: keep them before the long wait for the others
+            if unit.path().exists():
+                _keep_part(unit.path())
         missing = list({unit.path(): unit for unit in units if not unit.available()}.values())
         if missing:
             from modularity import ray_executor

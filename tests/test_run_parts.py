@@ -101,3 +101,24 @@ def test_a_part_made_by_other_code_is_not_read(data_root, tmp_path, monkeypatch)
     cache.cache_path("demo", {"p": 1}, 0).unlink()
     monkeypatch.setattr(cache, "code_hash", lambda scope=None: "other code")
     assert torch.equal(cache.cached("demo", {"p": 1}, 0, lambda: torch.zeros(2)), torch.zeros(2))
+
+
+def test_on_ray_units_are_kept_as_they_arrive_and_earlier_ones_before_the_wait(data_root, tmp_path, monkeypatch):
+    from modularity import ray_executor
+
+    parts = tmp_path / "parts"
+    units = [cache.Unit("demo", {"p": 1}, seed, torch.full, ((2,), float(seed))) for seed in range(3)]
+    cache.save_checked(units[0].path(), torch.zeros(2))  # finished by a sitting that kept no parts
+    monkeypatch.setenv(cache.PARTS_ENV, str(parts))
+    monkeypatch.setenv(cache.EXECUTOR_ENV, "ray")
+
+    def interrupted_after_one(missing):
+        assert [u.seed for u in missing] == [1, 2]
+        yield missing[0], missing[0].compute(), {"threads": 1, "seconds": 1.0, "cpu_seconds": 1.0}
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ray_executor, "compute", interrupted_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        cache.cached_many(units)
+    kept = sorted(p.name.split("-")[0] for p in (parts / "demo").glob("*.pt.gz"))
+    assert kept == ["seed0", "seed1"]
