@@ -174,12 +174,21 @@ def made_in_parts(manifest: dict) -> str | None:
     return text
 
 
-def core_hours(manifest: dict) -> float:
-    """A run's wall time × the CPUs it computed on: its Ray workers' (all the machine's when the count was not
-    recorded), else one. A run made in parts counts what its units took, when every one was timed."""
+def units_core_hours(manifest: dict) -> float | None:
+    """What a run made in parts took, counted by its per-seed units when every one was timed (its wall time is
+    only its last part's); None for a run made at once, or with units made before they were timed."""
     units = manifest.get("units") or {}
     if made_in_parts(manifest) and units["timed"] == units["count"]:
         return units["core_s"] / 3600
+    return None
+
+
+def core_hours(manifest: dict) -> float:
+    """A run's wall time × the CPUs it computed on: its Ray workers' (all the machine's when the count was not
+    recorded), else one; a run made in parts, what its units took (``units_core_hours``)."""
+    in_parts = units_core_hours(manifest)
+    if in_parts is not None:
+        return in_parts
     executor = manifest.get("executor", {})
     cpus = 1
     if executor.get("name") == "ray":

@@ -75,11 +75,9 @@ def presets_table() -> str:
 
 
 def run_hours(manifest: dict) -> float:
-    """What a run took, in hours: its wall time, or for a run made in parts (whose wall time is only its last
-    part's) the core-hours its timed per-seed units took."""
-    if costs.made_in_parts(manifest) and manifest["units"]["timed"]:
-        return manifest["units"]["core_s"] / 3600
-    return manifest.get("wall_time_s", 0) / 3600
+    """What a run took, in hours: its wall time, or for a run made in parts the core-hours of its units."""
+    in_parts = costs.units_core_hours(manifest)
+    return in_parts if in_parts is not None else manifest.get("wall_time_s", 0) / 3600
 
 
 def cpu_book_total() -> tuple[float, int, list[str]]:

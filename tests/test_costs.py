@@ -90,6 +90,8 @@ def test_a_run_made_in_parts_says_so_and_counts_what_all_its_units_took():
     untimed = {**whole, "units": {"count": 4, "computed_here": 1, "timed": 1, "core_s": 3600.0}}
     assert costs.made_in_parts(untimed).endswith("; the 1 timed unit took 1.0 core-hours")
     assert costs.core_hours(untimed) == pytest.approx(1.0)  # not all timed: the last part's wall time
+    assert costs.units_core_hours(parts) == pytest.approx(10.0)
+    assert costs.units_core_hours(untimed) is None and costs.units_core_hours(whole) is None
     assert costs.made_in_parts({"wall_time_s": 60}) is None  # made before units were recorded
 
 

@@ -53,3 +53,5 @@ def test_a_run_made_in_parts_counts_what_its_units_took_not_its_last_part():
     assert readme.run_hours(parts) == 2.0
     untimed = {"wall_time_s": 60, "units": {"count": 4, "computed_here": 1, "timed": 0, "core_s": 0.0}}
     assert readme.run_hours(untimed) == 60 / 3600
+    partly = {"wall_time_s": 60, "units": {"count": 4, "computed_here": 1, "timed": 1, "core_s": 7200.0}}
+    assert readme.run_hours(partly) == 60 / 3600  # the same rule as the costs' core-hours: every unit timed
