@@ -228,12 +228,24 @@ def core_seconds(path: Path) -> float | None:
 _computed_here: set[Path] = set()  # entries this process (or its Ray tasks) computed, not read from earlier runs
 
 
-def _count_unit(path: Path) -> None:
-    """Add one of the run's units to its record: how many, how many computed by this run, what they cost."""
+def unit_label(namespace: str, params: dict) -> str:
+    """What a unit computes, for the record of what a run's units cost: its store, and the kind of network when
+    its parameters name one (a run that trains MLPs and VGGs can then say what each took)."""
+    kind = params.get("kind") if isinstance(params, dict) else None
+    return f"{namespace} ({kind})" if isinstance(kind, str) else namespace
+
+
+def _count_unit(path: Path, label: str) -> None:
+    """Add one of the run's units to its record: how many, how many computed by this run, what they cost, and
+    how many and what they cost by ``label``."""
     units = provenance.current("run").get("units", {"count": 0, "computed_here": 0, "timed": 0, "core_s": 0.0})
     cost = core_seconds(path)
+    by_label = dict(units.get("by_label", {}))
+    was = by_label.get(label, {"count": 0, "core_s": 0.0})
+    by_label[label] = {"count": was["count"] + 1, "core_s": round(was["core_s"] + (cost or 0.0), 1)}
     units = {"count": units["count"] + 1, "computed_here": units["computed_here"] + (path in _computed_here),
-             "timed": units["timed"] + (cost is not None), "core_s": round(units["core_s"] + (cost or 0.0), 1)}
+             "timed": units["timed"] + (cost is not None), "core_s": round(units["core_s"] + (cost or 0.0), 1),
+             "by_label": by_label}
     provenance.record("run", "units", units)
 
 
@@ -349,7 +361,7 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], 
             _computed_here.add(path)
         if not _computing:  # a result computed inside another one travels as part of that one
             _keep_part(path)  # also a unit computed before this run kept parts
-            _count_unit(path)
+            _count_unit(path, unit_label(namespace, params))
     if not _computing:  # a result computed inside another cached result is published as part of that one
         _store_result(namespace, published, result, stored)
     return result

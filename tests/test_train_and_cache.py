@@ -82,6 +82,12 @@ def test_a_run_made_in_parts_counts_its_units_and_what_they_cost(data_root, tmp_
     assert units["count"] == 2 and units["computed_here"] == 1 and units["timed"] == 2
     assert units["core_s"] == pytest.approx(cache.core_seconds(path) + cache.core_seconds(
         cache.cache_path("demo", {"p": 1}, 1)), abs=0.2)
+    cache.cached("demo", {"p": 1, "kind": "vgg"}, 0, lambda: torch.zeros(1))
+    by_label = provenance.current("run")["units"]["by_label"]
+    assert set(by_label) == {"demo", "demo (vgg)"} and by_label["demo"]["count"] == 2
+    assert by_label["demo (vgg)"]["count"] == 1
+    assert sum(v["core_s"] for v in by_label.values()) == pytest.approx(provenance.current("run")["units"]["core_s"],
+                                                                          abs=0.2)
 
 
 def test_seed_store_round_trip(data_root):
