@@ -60,6 +60,7 @@ cnn_epochs: int = 10  # small-CNN training epochs, as in the clusterability chap
 vgg_networks: int = 0  # CIFAR-10 VGGs (dropout + L2, P2's main VGG) analysed at channel level (P2: 5); 0 skips them [at least 0]
 vgg_width: float = 1.0  # channel multiplier of the VGG (P2: 1; a CPU trains a narrower copy) [above 0]
 vgg_epochs: int = 200  # VGG training epochs (P2: 200) [at least 1]
+vgg_prune_epochs: int = 50  # not used here (Hod et al. analyse unpruned VGGs): the clusterability chapter's VGG pruning epochs at the same preset, so that its trained VGGs are reused, not trained again [at least 1]
 device: str = "auto"  # "auto", "cpu" or "cuda" [one of: auto, cpu, cuda]
 
 # %%
@@ -238,7 +239,8 @@ plt.show()
 
 # %%
 cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=10, batch_size=64)  # the clusterability chapter's
-vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, train_subset=train_subset)
+vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, prune_epochs=vgg_prune_epochs,  # the same key
+                               train_subset=train_subset)
 channel_networks = [("cnn", "mnist", "none", cnn_networks, cnn_training),
                     ("vgg", "cifar10", "dropout_l2", vgg_networks, vgg_training)]
 channel_units, faint_channel_units = {}, {}
