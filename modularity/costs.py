@@ -84,11 +84,25 @@ def _dm_math_examples(p: dict) -> float:
 @functools.lru_cache(maxsize=None)
 def _multiply_adds(model: str, width: float, depth: int) -> float:
     """Multiply-adds of one CIFAR-10 image through the CIFAR network (convolutions and linear layers)."""
-    import torch
-
     from modularity.experiments import cifar
 
-    network = cifar.build_model(cifar.Settings(model, 1, 1, width=width, depth=depth)).eval()
+    return _count_multiply_adds(cifar.build_model(cifar.Settings(model, 1, 1, width=width, depth=depth)), (3, 32, 32))
+
+
+@functools.lru_cache(maxsize=None)
+def _channel_network_multiply_adds(kind: str, dataset: str, width: float) -> float:
+    """Multiply-adds of one image through the clustering chapters' small CNN or VGG."""
+    from modularity.experiments import networks
+
+    settings = networks.VGGSettings(width=width) if kind == "vgg" else networks.Settings()
+    shape = (3, 32, 32) if dataset == "cifar10" else (1, 28, 28)
+    return _count_multiply_adds(networks.build(kind, dataset, settings, "plain"), shape)
+
+
+def _count_multiply_adds(network, shape: tuple[int, ...]) -> float:
+    import torch
+
+    network = network.eval()
     total = [0.0]
 
     def count(layer, _inputs, output):
@@ -99,7 +113,7 @@ def _multiply_adds(model: str, width: float, depth: int) -> float:
     hooks = [m.register_forward_hook(count) for m in network.modules()
              if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     with torch.no_grad():
-        network(torch.zeros(1, 3, 32, 32))
+        network(torch.zeros(1, *shape))
     for hook in hooks:
         hook.remove()
     return total[0]
@@ -141,8 +155,12 @@ DRIVERS = {
 }
 # notebooks whose work per example is the network's multiply-adds, so that one architecture's run scales to another
 ACROSS_ARCHITECTURES = {"cifar_class_removal"}
-# parameters that switch on a part the cpu run may leave out altogether (0 there)
-OPTIONAL_PARTS = {"cnn_networks": "the small CNNs", "vgg_networks": "the VGGs"}
+# Parts of the clustering chapters that a run may leave out altogether (their count parameter 0, as at cpu): the
+# network kind their units are recorded under (``cache.unit_label``) and the README's name for them. Each part is
+# estimated on its own from the fresh run whose units of that kind did the most work; the small CNNs, before any
+# run has trained one, from such a run's VGGs, by multiply-adds.
+OPTIONAL_PARTS = {"cnn_networks": ("cnn", "the small CNNs"), "vgg_networks": ("vgg", "the VGGs")}
+TRAIN_IMAGES = {"mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
 
 
 def _count(value) -> float:
@@ -197,6 +215,66 @@ def core_hours(manifest: dict) -> float:
     return manifest.get("wall_time_s", 0) / 3600 * cpus
 
 
+def _channel_networks(name: str, p: dict, kind: str) -> list[tuple[str, int]]:
+    """``(dataset, epochs)`` of every small CNN or VGG a run trains, pruning epochs included where it prunes."""
+    if name == "importance_coherence":  # P2's unpruned MNIST CNNs and dropout + L2 VGGs
+        dataset, epochs = ("mnist", p["cnn_epochs"]) if kind == "cnn" else ("cifar10", p["vgg_epochs"])
+        return [(dataset, epochs)] * p[f"{kind}_networks"]
+    from modularity.experiments.clusterability import stages_for
+    from modularity.experiments.networks import applies, regulariser_of
+
+    settings, found = p[f"{kind}_settings"], []
+    for dataset in p["cnn_datasets"] if kind == "cnn" else ["cifar10"]:
+        for regulariser in sorted({regulariser_of(s) for s in settings}):
+            if applies(dataset, regulariser, kind=kind):
+                pruned = "pruned" in stages_for(regulariser, settings)
+                found += [(dataset, p[f"{kind}_epochs"] + pruned * p[f"{kind}_prune_epochs"])] * p[f"{kind}_networks"]
+    return found
+
+
+def part_work(name: str, params: dict, kind: str) -> float:
+    """Training work of a run's small CNNs or VGGs: epochs × training images × multiply-adds per image."""
+    width = float(params.get("vgg_width", 1.0)) if kind == "vgg" else 1.0
+    return sum(epochs * (params.get("train_subset") or TRAIN_IMAGES[dataset])
+               * _channel_network_multiply_adds(kind, dataset, width)
+               for dataset, epochs in _channel_networks(name, params, kind))
+
+
+def part_core_hours(manifest: dict, kind: str) -> float | None:
+    """What a run's units of one network kind took (None when it recorded none)."""
+    by_label = (manifest.get("units") or {}).get("by_label") or {}
+    seconds = [cost["core_s"] for label, cost in by_label.items() if label.endswith(f"({kind})")]
+    return sum(seconds) / 3600 if seconds else None
+
+
+def _part_reference(name: str, kind: str) -> tuple[str, dict, float] | None:
+    """``(preset, parameters, core-hours of its units of this kind)`` of the fresh run whose small CNNs or VGGs
+    did the most work."""
+    candidates = []
+    for preset in runner.presets_of(name):
+        if preset == runner.TEST_PRESET or runner.status(name, preset)[0] not in runner.CURRENT_STATES:
+            continue
+        hours = part_core_hours(runner.read_manifest(name, preset), kind)
+        if hours:
+            params = runner.resolved_parameters(name, preset)
+            candidates.append((part_work(name, params, kind), preset, params, hours))
+    return max(candidates, key=lambda c: c[0])[1:] if candidates else None
+
+
+def _part_estimate(name: str, target: dict, kind: str) -> tuple[float, str] | None:
+    """``(core-hours, where from)`` of a preset's small CNNs or VGGs; small CNNs from a VGG's time before any
+    small CNN was measured."""
+    names = dict(OPTIONAL_PARTS.values())
+    for measured in dict.fromkeys((kind, "vgg")):
+        found = _part_reference(name, measured)
+        if found is not None:
+            preset, params, hours = found
+            ratio = part_work(name, target, kind) / part_work(name, params, measured)
+            across = f" {names[measured][4:]} by multiply-adds" if measured != kind else ""
+            return hours * ratio, f"{names[kind]} scaled from the `{preset}` run's{across}"
+    return None
+
+
 def reference_run(name: str, preset: str) -> tuple[str, dict] | None:
     """The fresh run of another book preset of ``name`` (same architecture) that did the most work."""
     target = runner.resolved_parameters(name, preset)
@@ -214,8 +292,9 @@ def reference_run(name: str, preset: str) -> tuple[str, dict] | None:
     return other, params
 
 
-def estimate(name: str, preset: str) -> tuple[float, list[str], str] | None:
-    """``(core-hours, parts not counted, reference preset)`` for a preset not yet run, else None."""
+def estimate(name: str, preset: str) -> tuple[float, list[str], str, list[str]] | None:
+    """``(core-hours, parts not estimated, reference preset, where each estimated part's time comes from)`` for a
+    preset not yet run, else None. The small CNNs and VGGs (``OPTIONAL_PARTS``) are estimated apart from the rest."""
     if name not in DRIVERS or preset == runner.TEST_PRESET:
         return None
     found = reference_run(name, preset)
@@ -223,9 +302,18 @@ def estimate(name: str, preset: str) -> tuple[float, list[str], str] | None:
         return None
     reference, params = found
     other = runner.resolved_parameters(name, preset)
-    ratio = work(name, other) / work(name, params)
-    left_out = [what for p, what in OPTIONAL_PARTS.items() if p in params and not params[p] and other.get(p)]
-    return core_hours(runner.read_manifest(name, reference)) * ratio, left_out, reference
+    manifest = runner.read_manifest(name, reference)
+    its_parts = sum(part_core_hours(manifest, kind) or 0.0 for kind, _ in OPTIONAL_PARTS.values())
+    hours = (core_hours(manifest) - its_parts) * work(name, other) / work(name, params)
+    left_out, sources = [], []
+    for count, (kind, what) in OPTIONAL_PARTS.items():
+        if other.get(count):
+            part = _part_estimate(name, other, kind)
+            if part is None:
+                left_out.append(what)
+            else:
+                hours, sources = hours + part[0], sources + [part[1]]
+    return hours, left_out, reference, sources
 
 
 def describe(name: str, preset: str) -> str | None:
@@ -233,11 +321,11 @@ def describe(name: str, preset: str) -> str | None:
     found = estimate(name, preset)
     if found is None:
         return None
-    hours, left_out, reference = found
+    hours, left_out, reference, sources = found
     size = f"{hours:,.0f} h on one CPU core" if hours >= 1 else f"{hours * 60:.0f} min"
     ours, theirs = (runner.resolved_parameters(name, p).get("model") for p in (preset, reference))
     across = f" of the `{theirs}` model, scaled by multiply-adds per image" if ours != theirs else ""
-    text = f"≈ {size} (estimated from the `{reference}` run{across})"
+    text = f"≈ {size} (estimated from the `{reference}` run{across}{''.join('; ' + s for s in sources)})"
     if left_out:
-        text += f", plus {' and '.join(left_out)} (not estimated: the `{reference}` run has none to scale from)"
+        text += f", plus {' and '.join(left_out)} (not estimated: no run has trained any to scale from)"
     return text

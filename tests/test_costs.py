@@ -107,7 +107,7 @@ def test_the_estimate_scales_from_the_fresh_run_that_did_the_most_work(monkeypat
     monkeypatch.setattr(costs.runner, "read_manifest", lambda name, p: manifests.get(p))
     monkeypatch.setattr(costs.runner, "status", lambda name, p: (
         "missing" if p not in manifests else "stale" if p == "stale" else "fresh", ""))
-    hours, left_out, reference = costs.estimate("importance_coherence", "paper")
+    hours, left_out, reference, _ = costs.estimate("importance_coherence", "paper")
     # "big" did 4× cpu's work, on 2 cores for an hour: 2 core-hours, × 16/8 for paper; the stale run is ignored
     assert reference == "big" and hours == pytest.approx(4.0) and left_out == []
     assert costs.describe("importance_coherence", "paper") == "≈ 4 h on one CPU core (estimated from the `big` run)"
@@ -123,7 +123,7 @@ def test_another_architecture_scales_by_multiply_adds_only_where_work_counts_the
     monkeypatch.setattr(costs.runner, "resolved_parameters", lambda name, p: presets[p])
     monkeypatch.setattr(costs.runner, "read_manifest", lambda name, p: {"wall_time_s": 3600})
     monkeypatch.setattr(costs.runner, "status", lambda name, p: ("fresh" if p == "cpu" else "missing", ""))
-    hours, _, reference = costs.estimate("cifar_class_removal", "resnet")
+    hours, _, reference, _ = costs.estimate("cifar_class_removal", "resnet")
     ratio = costs._multiply_adds("resnet", 1.0, 20) / costs._multiply_adds("cnn", 1.0, 20)
     assert reference == "cpu" and hours == pytest.approx(ratio)
     assert "of the `cnn` model, scaled by multiply-adds per image" in costs.describe("cifar_class_removal", "resnet")
@@ -138,3 +138,46 @@ def test_greyscale_cifar_counts_its_own_schedule_where_the_preset_gives_one():
     assert costs._clusterability_epochs(p) == pytest.approx(4 * 40)
     p1 = p | {"cifar_epochs": 20, "cifar_dropout_epochs": 100, "cifar_prune_epochs": 40}
     assert costs._clusterability_epochs(p1) == pytest.approx(2 * 40 + (20 + 40) + (100 + 40))
+
+
+def test_multiply_adds_of_the_clustering_chapters_vgg_match_the_published_count():
+    # VGG16 on 32 × 32 CIFAR-10 images: 313 M multiply-adds (13 convolutions and the classifier); width scales both
+    # the input and the output channels of every layer, so 1/8 of the channels cost about 1/64
+    assert costs._channel_network_multiply_adds("vgg", "cifar10", 1.0) == pytest.approx(313.7e6, rel=0.01)
+    narrow = costs._channel_network_multiply_adds("vgg", "cifar10", 0.125)
+    assert narrow == pytest.approx(313.7e6 / 64, rel=0.05)
+
+
+def test_small_cnns_and_vggs_are_estimated_apart_from_the_mlps(monkeypatch):
+    base = {"datasets": ["mnist"], "settings": ["pruned"], "networks": 1, "epochs": 1, "prune_epochs": 1,
+            "n_shuffles": 0, "ks": [2], "shuffle_methods": [], "hidden": [10], "train_subset": 0,
+            "cnn_networks": 0, "cnn_datasets": ["mnist"], "cnn_settings": ["plain"], "cnn_epochs": 2,
+            "cnn_prune_epochs": 1, "vgg_networks": 0, "vgg_settings": ["plain", "pruned"], "vgg_width": 0.125,
+            "vgg_epochs": 10, "vgg_prune_epochs": 5}
+    presets = {"cpu": base, "narrow_vgg": base | {"vgg_networks": 2},
+               "paper": base | {"networks": 2, "vgg_networks": 4, "vgg_width": 0.25, "cnn_networks": 3}}
+    units = {"count": 4, "computed_here": 1, "timed": 4, "core_s": 5 * 3600.0,
+             "by_label": {"clusterability/network (mlp)": {"count": 2, "core_s": 3600.0},
+                          "clusterability/network (vgg)": {"count": 2, "core_s": 4 * 3600.0}}}
+    manifests = {"cpu": {"wall_time_s": 1800, "executor": {"name": "local"}}, "narrow_vgg": {"units": units}}
+    monkeypatch.setattr(costs.runner, "presets_of", lambda name: presets)
+    monkeypatch.setattr(costs.runner, "resolved_parameters", lambda name, p: presets[p])
+    monkeypatch.setattr(costs.runner, "read_manifest", lambda name, p: manifests.get(p))
+    monkeypatch.setattr(costs.runner, "status", lambda name, p: ("fresh" if p in manifests else "missing", ""))
+    assert costs.part_core_hours(manifests["narrow_vgg"], "vgg") == 4.0
+    assert costs.part_core_hours(manifests["narrow_vgg"], "cnn") is None
+
+    hours, left_out, reference, sources = costs.estimate("clusterability", "paper")
+    # the MLPs: the MLP-only runs tie in work, the first (cpu, 0.5 h) is the reference, × 2 networks; the VGGs:
+    # 4 h for 2 networks × (10 + 5 epochs, plain and pruned at width 1/8), paper 4 networks at width 1/4
+    vgg = costs._channel_network_multiply_adds
+    vgg_ratio = 2 * vgg("vgg", "cifar10", 0.25) / vgg("vgg", "cifar10", 0.125)
+    # one small CNN setting (plain): 3 networks × 2 epochs × 60,000 images, against the VGGs' 2 × 15 × 50,000
+    cnn_ratio = (3 * 2 * 60_000 * vgg("cnn", "mnist", 1.0)) / (2 * 15 * 50_000 * vgg("vgg", "cifar10", 0.125))
+    assert hours == pytest.approx(0.5 * 2 + 4 * vgg_ratio + 4 * cnn_ratio)
+    assert left_out == [] and sources == ["the small CNNs scaled from the `narrow_vgg` run's VGGs by multiply-adds",
+                                          "the VGGs scaled from the `narrow_vgg` run's"]
+    assert "; the VGGs scaled from the `narrow_vgg` run's)" in costs.describe("clusterability", "paper")
+
+    manifests.pop("narrow_vgg")  # nothing trained a VGG yet: both parts named, not estimated
+    assert costs.estimate("clusterability", "paper")[1] == ["the small CNNs", "the VGGs"]
