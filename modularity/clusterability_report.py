@@ -46,6 +46,17 @@ def metric_row(kind: str, dataset: str, setting: str) -> str:
     return f"{cl.METRIC_PREFIX[dataset]}_{setting}" if kind == "mlp" else f"{kind}_{dataset}_{setting}"
 
 
+def summary_metrics(table: pd.DataFrame, kind: str) -> dict:
+    """The glued values of a summary table (one row per (dataset, setting), networks of ``kind``): every column
+    under the row's metric name, counts as integers, and of test accuracy and test MSE only the one that applies."""
+    metrics = {}
+    for (dataset, setting), row in table.iterrows():
+        for key, value in row.items():
+            if not (key.startswith(("test_acc", "test_mse")) and pd.isna(value)):
+                metrics[f"{metric_row(kind, dataset, setting)}_{key}"] = int(value) if key.startswith("n_") else value
+    return metrics
+
+
 def authors_comparison(table: pd.DataFrame, comparable: bool, kind: str = "mlp") -> tuple[list[dict], dict]:
     """Every (dataset, setting) row of ``table`` (networks of ``kind``) beside the authors' (none unless
     ``comparable``), and the values to glue: ``{row}_authors_ncut``, ``{row}_authors_z`` and ``{row}_agreement``

@@ -200,10 +200,8 @@ def summary(frame):
 
 
 table = primary[primary.kind == "mlp"].groupby(["dataset", "setting"], sort=False).apply(summary, include_groups=False)
-for (dataset, setting), row in table.iterrows():
-    for key, value in row.items():
-        if not (key.startswith(("test_acc", "test_mse")) and pd.isna(value)):  # the one of the two that applies
-            glue(f"{cl.METRIC_PREFIX[dataset]}_{setting}_{key}", int(value) if key.startswith("n_") else value)
+for key, value in report.summary_metrics(table, "mlp").items():
+    glue(key, value)
 shown = pd.DataFrame({
     "test acc (MSE for poly)": [stats.format_mean_std(r.test_acc, r.test_acc_std) if pd.notna(r.test_acc) else
                                 stats.format_mean_std(r.test_mse, r.test_mse_std, 1, 3) for r in table.itertuples()],
@@ -533,12 +531,8 @@ for kind, name in (("cnn", "small CNN"), ("vgg", "CIFAR-10 VGG")):
         print(f"no {name} at this preset")
         continue
     kind_table = kind_rows.groupby(["dataset", "setting"], sort=False).apply(summary, include_groups=False)
-    for (dataset, setting), row in kind_table.iterrows():
-        for key, value in row.items():
-            if not (key.startswith(("test_acc", "test_mse")) and pd.isna(value)):
-                glue(f"{report.metric_row(kind, dataset, setting)}_{key}", int(value) if key.startswith("n_") else value)
     shown_rows, kind_metrics = report.authors_comparison(kind_table, comparable, kind=kind)
-    for key, value in kind_metrics.items():
+    for key, value in (report.summary_metrics(kind_table, kind) | kind_metrics).items():
         glue(key, value)
     print(name)
     show(shown_rows)

@@ -44,6 +44,18 @@ def test_channel_rows_glue_under_their_kind():
     assert report.metric_row("mlp", "fashion_mnist", "pruned") == "fashion_pruned"
 
 
+def test_summary_metrics_glue_every_column_and_only_the_test_score_that_applies():
+    table = pd.DataFrame({"ncut": [2.5, 1.5], "n_significant": [3.0, 0.0], "test_acc": [0.98, float("nan")],
+                          "test_mse": [float("nan"), 12.0]},
+                         index=pd.MultiIndex.from_tuples([("mnist", "pruned"), ("poly", "plain")]))
+    assert report.summary_metrics(table, "mlp") == {
+        "mnist_pruned_ncut": 2.5, "mnist_pruned_n_significant": 3, "mnist_pruned_test_acc": 0.98,
+        "poly_plain_ncut": 1.5, "poly_plain_n_significant": 0, "poly_plain_test_mse": 12.0}
+    assert isinstance(report.summary_metrics(table, "mlp")["mnist_pruned_n_significant"], int)
+    assert set(report.summary_metrics(table.iloc[:1], "cnn")) == {
+        "cnn_mnist_pruned_ncut", "cnn_mnist_pruned_n_significant", "cnn_mnist_pruned_test_acc"}
+
+
 def test_departures_name_the_numbers_the_checks_and_a_shorter_training():
     table = summary_table({("mnist", "l2"): (9.7, 9.4, 2.0, 0, 3, 1, 0.98),  # z > 0 like theirs, 0/3 like 0.2
                            ("mnist", "plain"): (9.0, 9.1, 3.0, 0, 3, 0, 0.98),  # theirs below: disagrees
