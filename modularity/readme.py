@@ -16,9 +16,11 @@ README = runner.REPO / "README.md"
 BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n)(.*?)(<!-- end generated -->)", re.S)
 
 
-def _runtime(manifest: dict | None, state: str, estimate: str | None = None) -> str:
+def _runtime(manifest: dict | None, state: str, estimate: str | None = None, kept: tuple[int, float] = (0, 0.0)) -> str:
     if not manifest:
-        return f"not run; {estimate}" if estimate else "not run"
+        text = f"not run; {estimate}" if estimate else "not run"
+        return text + (f"; in progress: {kept[0]} finished units kept in its `.parts` folder ({kept[1]:.1f} "
+                       "core-hours)" if kept[0] else "")
     if state not in runner.CURRENT_STATES:
         return "— (older run)"
     minutes = manifest.get("wall_time_s", 0) / 60
@@ -65,7 +67,7 @@ def presets_table() -> str:
                 continue
             manifest = runner.read_manifest(name, preset)
             state = runner.status(name, preset)[0]
-            runtime = _runtime(manifest, state, costs.describe(name, preset))
+            runtime = _runtime(manifest, state, costs.describe(name, preset), runner.kept_parts(name, preset))
             lines.append(f"| {name} | `{preset}` | {state} | {runtime} | {_preset_parameters(name, preset)} |")
     hours, counted, missing = cpu_book_total()
     lines += ["", f"All `cpu` runs of today's code together: {hours:.1f} h of wall time ({counted} runs; threads as "

@@ -486,6 +486,18 @@ def status(name: str, preset: str) -> tuple[str, str]:
     return _remembered_statuses[name, preset]
 
 
+def kept_parts(name: str, preset: str) -> tuple[int, float]:
+    """How many finished units a run not yet published keeps in its parts folder, and the CPU hours they took
+    (as far as timed). They are read only by the code that made them (their names carry its hash)."""
+    folder = RUNS / name / f"{preset}.parts"
+    count, seconds = 0, 0.0
+    for part in folder.rglob("*.pt.gz"):
+        count += 1
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            seconds += float(json.loads(part.with_name(part.name + ".cost.json").read_text())["cpu_seconds"])
+    return count, seconds / 3600
+
+
 def _status(name: str, preset: str) -> tuple[str, str]:
     from modularity.data import registry
 
@@ -494,7 +506,7 @@ def _status(name: str, preset: str) -> tuple[str, str]:
     except ParameterError as error:
         return "stale", str(error)
     if manifest is None:
-        parts = sum(1 for _ in (RUNS / name / f"{preset}.parts").rglob("*.pt.gz"))
+        parts, _ = kept_parts(name, preset)
         return "missing", f"missing; {parts} finished units kept in {preset}.parts" if parts else "missing"
     notebook = RUNS / name / f"{preset}.ipynb"
     if not notebook.exists() or sha256_text(notebook.read_bytes()) != manifest.get("notebook_sha256"):

@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 
-from modularity import cache, provenance, runner
+from modularity import cache, provenance, readme, runner
 from modularity.__main__ import main
 
 NOTEBOOK = '''# %% tags=["parameters"]
@@ -55,6 +55,10 @@ def test_a_run_interrupted_on_one_machine_finishes_on_another_from_its_parts(dem
     assert len(list(parts.glob("*.cost.json"))) == 2  # what they cost travels with them
 
     assert runner.status("demo", "cpu") == ("missing", "missing; 2 finished units kept in cpu.parts")
+    count, hours = runner.kept_parts("demo", "cpu")
+    assert count == 2 and hours >= 0.0
+    assert readme._runtime(None, "missing", "≈ 1 min", (2, 0.25)) == (
+        "not run; ≈ 1 min; in progress: 2 finished units kept in its `.parts` folder (0.2 core-hours)")
     monkeypatch.delenv("STOP_AT_SEED")
     new_machine = tmp_path / "new_data_root"
     new_machine.mkdir()
