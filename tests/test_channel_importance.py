@@ -83,3 +83,15 @@ def test_the_clusterability_chapters_cnn_is_analysed_unpruned(data_root):
     store = SeedStore("clusterability_cnn", {"kind": "cnn", "dataset": "mnist", "regulariser": "none", **{
         k: v for k, v in vars(settings).items() if k not in networks.MEASUREMENT_FIELDS}}, 0, scope=networks.__name__)
     assert store.load("base") is not None and store.load("pruned") is None  # trained once, never pruned here
+
+
+@pytest.mark.parametrize("preset", ["cpu_narrow_vgg", "paper"])
+def test_the_importance_chapter_analyses_the_clusterability_chapters_vggs(preset):
+    # the trained network is keyed by its training settings, pruning epochs included: equal settings, one training
+    from modularity import runner
+
+    clusterability = runner.resolved_parameters("clusterability", preset)
+    importance = runner.resolved_parameters("importance_coherence", preset)
+    for key in ("vgg_width", "vgg_epochs", "vgg_prune_epochs", "train_subset"):
+        assert importance[key] == clusterability[key], key
+    assert "dropout_l2" in clusterability["vgg_settings"]
