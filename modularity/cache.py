@@ -314,12 +314,11 @@ def _restore_part(path: Path) -> bool:
     return True
 
 
-def _save_unit(path: Path, value, cost: dict) -> None:
-    """Store a unit a Ray task computed, and keep it as a part at once."""
+def _store_computed(path: Path, value, cost: dict) -> None:
+    """Store a result this run computed (here or on Ray) with what it cost."""
     save_checked(path, value)
     save_cost(path, cost)
     _computed_here.add(path)
-    _keep_part(path)
 
 
 @contextlib.contextmanager
@@ -356,9 +355,7 @@ def cached(namespace: str, params: dict, seed: int, compute: Callable[[], Any], 
                                   "the notebook")
             with _computing_inside_cache(), timed() as cost:
                 result = compute()
-            save_checked(path, result)
-            save_cost(path, cost)
-            _computed_here.add(path)
+            _store_computed(path, result, cost)
         if not _computing:  # a result computed inside another one travels as part of that one
             _keep_part(path)  # also a unit computed before this run kept parts
             _count_unit(path, unit_label(namespace, params))
@@ -415,7 +412,8 @@ def cached_many(units: list[Unit]) -> list[Any]:
             from modularity import ray_executor
 
             for unit, result, cost in ray_executor.compute(missing):
-                _save_unit(unit.path(), result, cost)  # kept as it arrives: an interruption loses only running units
+                _store_computed(unit.path(), result, cost)
+                _keep_part(unit.path())  # kept as it arrives: an interruption loses only running units
             provenance.record("run", "ray_units", provenance.current("run").get("ray_units", 0) + len(missing))
     return [cached(unit.namespace, unit.params, unit.seed, unit.compute, unit.scope) for unit in units]
 

@@ -492,9 +492,7 @@ def kept_parts(name: str, preset: str) -> tuple[int, float]:
     folder = RUNS / name / f"{preset}.parts"
     count, seconds = 0, 0.0
     for part in folder.rglob("*.pt.gz"):
-        count += 1
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            seconds += float(json.loads(part.with_name(part.name + ".cost.json").read_text())["cpu_seconds"])
+        count, seconds = count + 1, seconds + (cache.core_seconds(part) or 0.0)
     return count, seconds / 3600
 
 
