@@ -231,7 +231,7 @@ _computed_here: set[Path] = set()  # entries this process (or its Ray tasks) com
 def unit_label(namespace: str, params: dict) -> str:
     """What a unit computes, for the record of what a run's units cost: its store, and the kind of network when
     its parameters name one (a run that trains MLPs and VGGs can then say what each took)."""
-    kind = params.get("kind") if isinstance(params, dict) else None
+    kind = params.get("kind")
     return f"{namespace} ({kind})" if isinstance(kind, str) else namespace
 
 
@@ -298,8 +298,7 @@ def _keep_part(path: Path) -> None:
     if part is None or part.exists():
         return
     write_checked(part, gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
-    with contextlib.suppress(OSError):
-        shutil.copyfile(_cost_path(path), _cost_path(part))
+    _copy_cost(path, part)
 
 
 def _restore_part(path: Path) -> bool:
@@ -309,9 +308,14 @@ def _restore_part(path: Path) -> bool:
     if data is None:
         return False
     write_checked(path, gzip.decompress(data))
-    with contextlib.suppress(OSError):
-        shutil.copyfile(_cost_path(part), _cost_path(path))
+    _copy_cost(part, path)
     return True
+
+
+def _copy_cost(source: Path, target: Path) -> None:
+    """What ``source`` cost, beside its copy ``target`` (an entry made before costs were kept has none)."""
+    with contextlib.suppress(OSError):
+        shutil.copyfile(_cost_path(source), _cost_path(target))
 
 
 def _store_computed(path: Path, value, cost: dict) -> None:
