@@ -262,6 +262,7 @@ for kind, dataset, regulariser, count, training in channel_networks:
             seed, channel_faint.run_network, (kind, dataset, regulariser, seed, training, torch_device, k),
             scope=channel_faint.__name__)
 channel_results = dict(zip(channel_units, cache.cached_many(channel_units.values())))
+channel_verdicts = []
 faint_channel_results = dict(zip(faint_channel_units, cache.cached_many(faint_channel_units.values())))
 if channel_results:
     channel_rows = pd.DataFrame([{"network": kind, "dataset": d, "seed": seed, **r,
@@ -284,13 +285,18 @@ if channel_results:
         glue(f"{kind}_{dataset}_{partition}_n_clusters", int(r["n_clusters"]))
         n_faint = int(faint_channels[kind, dataset].sum())
         glue(f"{kind}_{dataset}_faint_channels", n_faint)
-        glue(f"{kind}_{dataset}_verdict", f"{kind.upper()} on {dataset}: {r.important:.0%} of {int(r.n_clusters)} "
-             f"channel sub-clusters important, {r.coherent:.0%} coherent by feature visualisation, "
-             f"{r.coherent_examples:.0%} by dataset examples (chance {chance:.0%}); {n_faint} faint channels in "
-             f"its networks, {int(r.faint_sub_clusters)} sub-clusters made only of them")
+        n = int(r.n_clusters)
+        above = {column: verdicts.above_chance(round(r[column] * n), n, chance) for column in ("important", "coherent")}
+        channel_verdicts.append(
+            f"{kind.upper()} on {dataset}: {r.important:.0%} of {n} channel sub-clusters important (above chance: "
+            f"{above['important']}), {r.coherent:.0%} coherent by feature visualisation (above chance: "
+            f"{above['coherent']}), {r.coherent_examples:.0%} by dataset examples; {n_faint} faint channels in its "
+            f"networks, {int(r.faint_sub_clusters)} sub-clusters made only of them")
+        glue(f"{kind}_{dataset}_verdict", channel_verdicts[-1])
     display(channel_fractions.round(3).rename_axis(columns=f"share more extreme than all {n_random} random sets"))
-else:
-    print("no CNN or VGG at this preset")
+glue("channel_summary", "; ".join(channel_verdicts) if channel_verdicts
+     else "not run at this preset (no small CNN or VGG: cnn_networks and vgg_networks are 0)")
+print("channel clusters:", "; ".join(channel_verdicts) or "no CNN or VGG at this preset")
 
 # %% [markdown]
 # ## Verdict
@@ -335,6 +341,8 @@ glue("run_size", f"{networks} networks per dataset and setting, {epochs} + {prun
 # - {glue:text}`weight_local_verdict`;
 # - {glue:text}`activation_global_verdict`;
 # - {glue:text}`activation_local_verdict`.
+#
+# Channel clusters (weight-based global partition, same chance level and test): {glue:text}`channel_summary`.
 #
 # **Why P2's class-specificity statistic rarely fires.** The range statistic divides the spread of the
 # per-class accuracy changes by their mean, so it does not depend on how large the changes are: a lesion that
