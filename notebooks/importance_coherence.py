@@ -290,13 +290,14 @@ if channel_results:
         channel_verdicts.append(
             f"{kind.upper()} on {dataset}: {r.important:.0%} of {n} channel sub-clusters important (above chance: "
             f"{above['important']}), {r.coherent:.0%} coherent by feature visualisation (above chance: "
-            f"{above['coherent']}), {r.coherent_examples:.0%} by dataset examples; {n_faint} faint channels in its "
-            f"networks, {int(r.faint_sub_clusters)} sub-clusters made only of them")
+            f"{above['coherent']}), {r.coherent_examples:.0%} by dataset examples (chance {chance:.0%}); {n_faint} "
+            f"faint channels in its networks, {int(r.faint_sub_clusters)} sub-clusters made only of them")
         glue(f"{kind}_{dataset}_verdict", channel_verdicts[-1])
     display(channel_fractions.round(3).rename_axis(columns=f"share more extreme than all {n_random} random sets"))
-glue("channel_summary", "; ".join(channel_verdicts) if channel_verdicts
-     else "not run at this preset (no small CNN or VGG: cnn_networks and vgg_networks are 0)")
-print("channel clusters:", "; ".join(channel_verdicts) or "no CNN or VGG at this preset")
+channel_summary = ("; ".join(channel_verdicts) if channel_verdicts
+                   else "not run at this preset (no small CNN or VGG: cnn_networks and vgg_networks are 0)")
+glue("channel_summary", channel_summary)
+print("channel clusters:", channel_summary)
 
 # %% [markdown]
 # ## Verdict
