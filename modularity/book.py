@@ -1,13 +1,13 @@
 """Build the Jupyter Book from the published runs: re-render or rerun what changed, stage chapters, build strictly.
 
 Each chapter page is the most preferred published run of its notebook (``runner.BOOK_PREFERENCE``: ``paper``,
-``long``, ``paper_mlp``, ``paper_p1``, ``cpu_all_rows``, ``cpu_narrow_vgg``, then ``cpu``; never an ad-hoc or
-smoke preset) that is fresh or only needs re-rendering, with a banner saying which preset, hardware and data it
-came from; every other such run of the notebook gets a page of its own beside the chapter (a section under it,
-linked from its banner), so that a larger preset never hides the ``cpu`` run a laptop reproduces. A ``render`` run is
-re-executed from its stored per-seed results into the book's staging folder (seconds, no training;
-``book/runs`` is not touched). A stale ``cpu`` run is rerun, except a run made before runs recorded their
-code: the book shows it as it is, under a warning that says so, until it is republished.
+``long``, ``paper_mlp``, ``paper_p1``, ``cpu_all_rows``, ``cpu_narrow_vgg``, ``cpu_small_cnn``, then ``cpu``; never
+an ad-hoc or smoke preset) that is fresh or only needs re-rendering, with a banner saying which preset, hardware and
+data it came from; every other such run of the notebook gets a page of its own beside the chapter (a section under
+it, linked from its banner), so that a larger preset never hides the ``cpu`` run a laptop reproduces. A ``render``
+run is re-executed from its stored per-seed results into the book's staging folder (seconds, no training;
+``book/runs`` is not touched). A stale ``cpu`` run is rerun, except a run made before runs recorded their code: the
+book shows it as it is, under a warning that says so, until it is republished.
 """
 
 from __future__ import annotations

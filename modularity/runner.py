@@ -47,7 +47,7 @@ LOCAL_RUNS = (REPO if IN_CHECKOUT else Path.cwd()).resolve() / "runs_local"
 TEST_PRESET = "smoke"  # exercises every code path for the tests; never published, never in the book
 REQUIRED_PRESETS = (TEST_PRESET, "cpu")
 # The presets the book may show, most preferred first; any other preset (ad hoc, smoke) never replaces cpu.
-BOOK_PREFERENCE = ("paper", "long", "paper_mlp", "paper_p1", "cpu_all_rows", "cpu_narrow_vgg", "cpu")
+BOOK_PREFERENCE = ("paper", "long", "paper_mlp", "paper_p1", "cpu_all_rows", "cpu_narrow_vgg", "cpu_small_cnn", "cpu")
 CURRENT_STATES = ("fresh", "render")  # a published run today's code computes (re-rendered if need be)
 RUN_ENV = "MODULARITY_RUN"  # "notebook@preset" of the run the kernel executes
 IDENTITY_CELL_TAG = "modularity-identity"

@@ -57,6 +57,7 @@ vis_steps: int = 65  # feature-visualisation Adam steps (P2: 65) [at least 1]
 vis_lr: float = 0.05  # feature-visualisation learning rate (P2: 0.05) [above 0]
 cnn_networks: int = 0  # small MNIST CNNs analysed at channel level (P2: 5); 0 skips them [at least 0]
 cnn_epochs: int = 10  # small-CNN training epochs, as in the clusterability chapter (P1b, P2: 10) [at least 1]
+cnn_prune_epochs: int = 10  # not used here (Hod et al. analyse unpruned CNNs): the clusterability chapter's small-CNN pruning epochs at the same preset, so that its trained CNNs are reused, not trained again [at least 1]
 vgg_networks: int = 0  # CIFAR-10 VGGs (dropout + L2, P2's main VGG) analysed at channel level (P2: 5); 0 skips them [at least 0]
 vgg_width: float = 1.0  # channel multiplier of the VGG (P2: 1; a CPU trains a narrower copy) [above 0]
 vgg_epochs: int = 200  # VGG training epochs (P2: 200) [at least 1]
@@ -238,7 +239,7 @@ plt.show()
 # shares (`faint_sub_clusters`).
 
 # %%
-cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=10, batch_size=64)  # the clusterability chapter's
+cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=cnn_prune_epochs, batch_size=64)  # the clusterability chapter's
 vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, prune_epochs=vgg_prune_epochs,  # the same key
                                train_subset=train_subset)
 channel_networks = [("cnn", "mnist", "none", cnn_networks, cnn_training),

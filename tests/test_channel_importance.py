@@ -95,3 +95,16 @@ def test_the_importance_chapter_analyses_the_clusterability_chapters_vggs(preset
     for key in ("vgg_width", "vgg_epochs", "vgg_prune_epochs", "train_subset"):
         assert importance[key] == clusterability[key], key
     assert "dropout_l2" in clusterability["vgg_settings"]
+
+
+@pytest.mark.parametrize("preset", ["smoke", "cpu_small_cnn", "paper"])
+def test_the_importance_chapter_analyses_the_clusterability_chapters_small_cnns(preset):
+    # the small CNN is keyed by the MLP training fields it inherits and its own epochs, pruning epochs included
+    from modularity import runner
+
+    clusterability = runner.resolved_parameters("clusterability", preset)
+    importance = runner.resolved_parameters("importance_coherence", preset)
+    for key in ("cnn_epochs", "cnn_prune_epochs", "train_subset", "hidden", "dropout"):
+        assert importance[key] == clusterability[key], key
+    assert "mnist" in clusterability["cnn_datasets"] and "plain" in clusterability["cnn_settings"]
+    assert importance["cnn_networks"] <= clusterability["cnn_networks"]
