@@ -273,9 +273,10 @@ if channel_results:
     for column, p in [("important", "p_mean"), ("specific", "p_range"), ("coherent", "p_score"),
                       ("coherent_entropy", "p_entropy"), ("coherent_examples", "p_examples")]:
         channel_rows[column] = np.isclose(channel_rows[p], chance)
-    channel_fractions = channel_rows.groupby(["network", "dataset", "partition"], sort=False)[
-        ["important", "specific", "coherent", "coherent_entropy", "coherent_examples"]].mean()
-    channel_fractions["n_clusters"] = channel_rows.groupby(["network", "dataset", "partition"], sort=False).size()
+    by_partition = channel_rows.groupby(["network", "dataset", "partition"], sort=False)[
+        ["important", "specific", "coherent", "coherent_entropy", "coherent_examples"]]
+    channel_fractions, channel_counts = by_partition.mean(), by_partition.sum()
+    channel_fractions["n_clusters"] = by_partition.size()
     channel_fractions["faint_sub_clusters"] = (channel_rows.faint == channel_rows["size"]).groupby(
         [channel_rows.network, channel_rows.dataset, channel_rows.partition], sort=False).sum()
     faint_channels = pd.Series([out["faint_channels"] for out in faint_channel_results.values()],
@@ -287,7 +288,8 @@ if channel_results:
         n_faint = int(faint_channels[kind, dataset].sum())
         glue(f"{kind}_{dataset}_faint_channels", n_faint)
         n = int(r.n_clusters)
-        above = {column: verdicts.above_chance(round(r[column] * n), n, chance) for column in ("important", "coherent")}
+        above = {column: verdicts.above_chance(int(channel_counts.loc[(kind, dataset, partition), column]), n, chance)
+                 for column in ("important", "coherent")}
         channel_verdicts.append(
             f"{kind.upper()} on {dataset}: {r.important:.0%} of {n} channel sub-clusters important (above chance: "
             f"{above['important']}), {r.coherent:.0%} coherent by feature visualisation (above chance: "
