@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modularity import cache, chance, verdicts, mask_algebra, plots, provenance, stats, tables
+from modularity import cache, chance, comparison, mask_algebra, plots, provenance, runner, stats, tables, verdicts
 from modularity.data import arithmetic
 from modularity.experiments import addmul, stages
 from modularity.glue import glue
@@ -197,7 +197,9 @@ tables.metrics_table(metrics)
 CHANCE_ACC = 10.0 ** -arithmetic.OUTPUT_DIGITS  # one answer in 100 modulo 100
 
 
-def verdict(m: str):
+def verdict(m: str, metrics: dict):
+    """The claim's four parts for network ``m``, judged from a run's ``metrics`` (this run's, or the cpu run's
+    beside it): the text and whether each part holds."""
     acc = lambda op, cond: metrics[f"{m}_acc_{op}_with_{cond}"]  # noqa: E731
     level = lambda op, cond: verdicts.retention_level(acc(op, cond), acc(op, "full"), CHANCE_ACC)  # noqa: E731
     show = lambda op, cond: f"{op} {level(op, cond)} ({verdicts.percent(acc(op, cond))})"  # noqa: E731
@@ -219,10 +221,32 @@ def verdict(m: str):
     return f"{m.upper()} — {status}: " + "; ".join(parts) + ".", holds
 
 
+def details(m: str) -> str:
+    """The numbers behind network ``m``'s verdict, in words."""
+    g = lambda key: metrics[f"{m}_{key}"]  # noqa: E731
+    pc = verdicts.percent
+    return (f"With the control mask the {m.upper()} solves addition {pc(g('acc_add_with_full'))} and multiplication "
+            f"{pc(g('acc_mul_with_full'))} of the time. Keeping only the add mask's weights gives "
+            f"{pc(g('acc_add_with_add'))} on addition; removing them leaves addition at {pc(g('acc_add_with_notadd'))} "
+            f"and multiplication at {pc(g('acc_mul_with_notadd'))}. Removing the mul mask leaves multiplication at "
+            f"{pc(g('acc_mul_with_notmul'))} and addition at {pc(g('acc_add_with_notmul'))}. Of the add mask's "
+            f"weights, {pc(g('shared_frac_add_in_mul'))} are also in the mul mask, where two independent masks of the "
+            f"same per-layer densities would share {pc(g('shared_frac_add_in_mul_chance'))} (IoU "
+            f"{g('iou_add_mul'):.2f} against {g('iou_add_mul_chance'):.2f}); the mul mask keeps "
+            f"{g('mul_over_add_weights'):.2f} times as many weights as the add mask. Given a multiplication problem, "
+            f"the network with only the add mask answers with the sum {pc(g('add_mask_answers_mul_with_sum'))} of "
+            "the time (the confusion above).")
+
+
 all_parts = []
-for m in models:
-    text, holds = verdict(m)
-    all_parts += holds
+for m in settings:
+    if m in models:
+        text, holds = verdict(m, metrics)
+        all_parts += holds
+        glue(f"{m}_details", details(m))
+    else:
+        text = f"{m.upper()}: not trained at this preset (models: {', '.join(models)})."
+        glue(f"{m}_details", "No numbers for it in this run.")
     glue(f"{m}_verdict", text)
     print(text)
 glue("claim_status", verdicts.claim_status(all_parts))
@@ -230,33 +254,58 @@ glue("run_size", f"FNN hidden {fnn_hidden}, LSTM {lstm_layers}×{lstm_hidden}, {
      f"{lstm_base_steps:,} base steps (FNN / LSTM), {mask_steps:,} steps per mask stage, {seeds} seeds")
 
 # %% [markdown]
+# ### Beside the `cpu` preset
+# When this run trained a network larger or longer than the published `cpu` run, that run's numbers stand
+# beside its own (read from its manifest), and the same rule judges both.
+
+# %%
+cpu_run = runner.published_beside("add_mul", "cpu")
+cpu_parameters = cpu_run["parameters"] if cpu_run else {}
+
+
+def size_of(parameters: dict, m: str) -> str:
+    steps = parameters[f"{m}_base_steps"], parameters["mask_steps"]
+    hidden = parameters["fnn_hidden"] if m == "fnn" else [parameters["lstm_hidden"]] * parameters["lstm_layers"]
+    return f"{m.upper()} {hidden}, {steps[0]:,} base + {steps[1]:,} mask steps per stage"
+
+
+this_parameters = {name: globals()[name] for name in ("fnn_hidden", "lstm_hidden", "lstm_layers", "fnn_base_steps",
+                                                      "lstm_base_steps", "mask_steps")}
+larger = [m for m in models if cpu_run and m in cpu_parameters["models"]
+          and size_of(this_parameters, m) != size_of(cpu_parameters, m)]
+if larger:
+    quantities = {f"acc_{op}_with_{c}": f"{op} accuracy, {label}" for c, label in
+                  (("full", "control mask"), ("add", "add mask only"), ("notadd", "without the add mask"),
+                   ("mul", "mul mask only"), ("notmul", "without the mul mask")) for op in ("add", "mul")}
+    quantities |= {"shared_frac_add_in_mul": "add mask's weights also in the mul mask",
+                   "shared_frac_add_in_mul_chance": "the same, by chance"}
+    for m in larger:
+        display(comparison.beside({f"this run ({size_of(this_parameters, m)})": metrics,
+                                   f"cpu ({size_of(cpu_parameters, m)})": cpu_run["metrics"]},
+                                  {f"{m}: {label}": f"{m}_{key}" for key, label in quantities.items()}))
+    beside_cpu = " ".join(f"At the `cpu` preset ({size_of(cpu_parameters, m)}): {verdict(m, cpu_run['metrics'])[0]}"
+                          for m in larger)
+elif cpu_run is None:
+    beside_cpu = ("This is the chapter's `cpu` run, or none is published; a larger run, where published, shows "
+                  "this one beside its own.")
+else:
+    beside_cpu = "This run trained no network larger or longer than the published `cpu` run's; none stands beside it."
+glue("beside_cpu", beside_cpu)
+print(beside_cpu)
+
+# %% [markdown]
 # ### FNN
 # {glue:text}`fnn_verdict`
 #
-# With the control mask the FNN solves addition {glue:text}`fnn_acc_add_with_full:.1%` and multiplication
-# {glue:text}`fnn_acc_mul_with_full:.1%` of the time. Keeping only the add mask's weights gives
-# {glue:text}`fnn_acc_add_with_add:.1%` on addition; removing them leaves addition at
-# {glue:text}`fnn_acc_add_with_notadd:.1%` but multiplication at {glue:text}`fnn_acc_mul_with_notadd:.1%`.
-# Removing the mul mask leaves multiplication at {glue:text}`fnn_acc_mul_with_notmul:.1%` and addition at
-# {glue:text}`fnn_acc_add_with_notmul:.1%`. Of the add mask's weights, {glue:text}`fnn_shared_frac_add_in_mul:.1%`
-# are also in the mul mask, where two independent masks of the same per-layer densities would share
-# {glue:text}`fnn_shared_frac_add_in_mul_chance:.1%` (IoU {glue:text}`fnn_iou_add_mul:.2f` against
-# {glue:text}`fnn_iou_add_mul_chance:.2f`); the mul mask keeps
-# {glue:text}`fnn_mul_over_add_weights:.2f` times as many weights as the add mask. Given a multiplication
-# problem, the network with only the add mask answers with the *sum* {glue:text}`fnn_add_mask_answers_mul_with_sum:.1%`
-# of the time (the confusion above): the add mask's weights compute addition whatever the operation input.
+# {glue:text}`fnn_details`
 #
 # ### LSTM
 # {glue:text}`lstm_verdict`
 #
-# Control mask: addition {glue:text}`lstm_acc_add_with_full:.1%`, multiplication
-# {glue:text}`lstm_acc_mul_with_full:.1%`. Without the add mask: addition {glue:text}`lstm_acc_add_with_notadd:.1%`,
-# multiplication {glue:text}`lstm_acc_mul_with_notadd:.1%`. Without the mul mask: multiplication
-# {glue:text}`lstm_acc_mul_with_notmul:.1%`, addition {glue:text}`lstm_acc_add_with_notmul:.1%`. Shared fraction
-# of the add mask: {glue:text}`lstm_shared_frac_add_in_mul:.1%`, against {glue:text}`lstm_shared_frac_add_in_mul_chance:.1%`
-# by chance (IoU {glue:text}`lstm_iou_add_mul:.2f` against {glue:text}`lstm_iou_add_mul_chance:.2f`).
-# With only the add mask, multiplication problems are answered with the sum
-# {glue:text}`lstm_add_mask_answers_mul_with_sum:.1%` of the time.
+# {glue:text}`lstm_details`
+#
+# ### At the `cpu` preset
+# {glue:text}`beside_cpu`
 #
 # Spread over {glue:text}`n_seeds` seeds is in the table and error bars above. This run used
 # {glue:text}`run_size`; the paper used a 2000×4 FNN, a 2×256 LSTM, 20,000 base steps, 20,000 steps per
