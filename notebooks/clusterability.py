@@ -525,6 +525,11 @@ else:
 # VGG baseline is computed at this run's width; the authors' is at full width.
 
 # %%
+channel_schedules = {
+    "cnn": f"{cnn_networks} network(s) per setting, {cnn_epochs} + {cnn_prune_epochs} epochs; P1b: 5, 10 + 10",
+    "vgg": f"{vgg_networks} network(s) per setting at width {vgg_width:g}, {vgg_epochs} + {vgg_prune_epochs} "
+           "epochs; P1b: 5 at full width, 200 + 50"}
+channel_parts = []
 for kind, name in (("cnn", "small CNN"), ("vgg", "CIFAR-10 VGG")):
     kind_rows = primary[primary.kind == kind]
     if not len(kind_rows):
@@ -536,6 +541,13 @@ for kind, name in (("cnn", "small CNN"), ("vgg", "CIFAR-10 VGG")):
         glue(key, value)
     print(name)
     show(shown_rows)
+    below = ", ".join(f"{dataset} {setting} {int(r.n_significant)}/{int(r.n_networks)}"
+                      for (dataset, setting), r in kind_table.iterrows())
+    channel_parts.append(f"{name} ({channel_schedules[kind]}): beside P1b's rows, {report.agreement_summary(shown_rows)}; "
+                         f"networks below every shuffle: {below}")
+glue("channel_summary", "; ".join(channel_parts) if channel_parts else
+     "not run at this preset (cnn_networks and vgg_networks are 0; the `cpu_small_cnn`, `cpu_narrow_vgg` and `paper` "
+     "presets run them)")
 if vgg_networks:
     vgg_random = cl.random_init_ncuts("vgg", random_init_networks, ks[0], vgg_training)
     glue("vgg_random_init_ncut", stats.mean_std(vgg_random)[0])
@@ -628,6 +640,8 @@ glue("run_size", f"{networks} networks per setting, {epochs} + {prune_epochs} ep
 # {glue:text}`run_size`; the P1b papers' runs used 5 networks and 20 + 20 epochs (the `paper` preset).
 #
 # **P1's lesions** (pruned MLPs, k = {glue:text}`lesion_k`): {glue:text}`p1_lesion_verdict`.
+#
+# **Channel graphs** (the small CNN and the VGG, the table above, same agreement rule): {glue:text}`channel_summary`.
 #
 # Where this run and P1b differ (the table above): P1b found its *unpruned* MLPs below every shuffle too (rows
 # {glue:text}`authors_unpruned`). Whatever this run finds for the
