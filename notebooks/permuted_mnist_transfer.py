@@ -185,7 +185,8 @@ tables.metrics_table(metrics)
 
 # %%
 def layer_kind(prefix, l, metrics=metrics):
-    return verdicts.overlap_level(metrics[f"{prefix}shared_frac_layer{l}_task{last}_excess"])
+    # a manifest leaves out NaN metrics: an excess that was undefined is absent from a published run's
+    return verdicts.overlap_level(metrics.get(f"{prefix}shared_frac_layer{l}_task{last}_excess", float("nan")))
 
 
 def verdict(index, new_init, metrics=metrics):
@@ -194,7 +195,8 @@ def verdict(index, new_init, metrics=metrics):
     prefix = "" if index == 0 else f"new_init_{init_label(new_init)}_"
     parts = []
     for l in upper:
-        shared, by_chance = (metrics[f"{prefix}shared_frac_layer{l}_task{last}{suffix}"] for suffix in ("", "_chance"))
+        shared, by_chance = (metrics.get(f"{prefix}shared_frac_layer{l}_task{last}{suffix}", float("nan"))
+                             for suffix in ("", "_chance"))
         kind = layer_kind(prefix, l, metrics)
         if kind == "undefined":
             kind = "keeps no weights" if shared != shared else "cannot be judged: chance is 1"
