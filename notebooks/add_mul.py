@@ -255,8 +255,8 @@ glue("run_size", f"FNN hidden {fnn_hidden}, LSTM {lstm_layers}×{lstm_hidden}, {
 
 # %% [markdown]
 # ### Beside the `cpu` preset
-# When this run trained a network larger or longer than the published `cpu` run, that run's numbers stand
-# beside its own (read from its manifest), and the same rule judges both.
+# When this run trained a network of another size or step count than the published `cpu` run, that run's
+# numbers stand beside its own (read from its manifest), and the same rule judges both.
 
 # %%
 cpu_run = runner.published_beside("add_mul", "cpu")
@@ -271,25 +271,25 @@ def size_of(parameters: dict, m: str) -> str:
 
 this_parameters = {name: globals()[name] for name in ("fnn_hidden", "lstm_hidden", "lstm_layers", "fnn_base_steps",
                                                       "lstm_base_steps", "mask_steps")}
-larger = [m for m in models if cpu_run and m in cpu_parameters["models"]
+differing = [m for m in models if cpu_run and m in cpu_parameters["models"]
           and size_of(this_parameters, m) != size_of(cpu_parameters, m)]
-if larger:
+if differing:
     quantities = {f"acc_{op}_with_{c}": f"{op} accuracy, {label}" for c, label in
                   (("full", "control mask"), ("add", "add mask only"), ("notadd", "without the add mask"),
                    ("mul", "mul mask only"), ("notmul", "without the mul mask")) for op in ("add", "mul")}
     quantities |= {"shared_frac_add_in_mul": "add mask's weights also in the mul mask",
                    "shared_frac_add_in_mul_chance": "the same, by chance"}
-    for m in larger:
+    for m in differing:
         display(comparison.beside({f"this run ({size_of(this_parameters, m)})": metrics,
                                    f"cpu ({size_of(cpu_parameters, m)})": cpu_run["metrics"]},
                                   {f"{m}: {label}": f"{m}_{key}" for key, label in quantities.items()}))
     beside_cpu = " ".join(f"At the `cpu` preset ({size_of(cpu_parameters, m)}): {verdict(m, cpu_run['metrics'])[0]}"
-                          for m in larger)
+                          for m in differing)
 elif cpu_run is None:
-    beside_cpu = ("This is the chapter's `cpu` run, or none is published; a larger run, where published, shows "
-                  "this one beside its own.")
+    beside_cpu = ("This is the chapter's `cpu` run, or none is published; a run of another size or step count, "
+                  "where published, shows this one beside its own.")
 else:
-    beside_cpu = "This run trained no network larger or longer than the published `cpu` run's; none stands beside it."
+    beside_cpu = "This run trained every network at the published `cpu` run's size and step count; none stands beside it."
 glue("beside_cpu", beside_cpu)
 print(beside_cpu)
 

@@ -207,10 +207,14 @@ def verdict(index, new_init, metrics=metrics):
             + f"; every task learned to at least {metrics[f'{prefix}min_task_acc']:.1%}")
 
 
-def no_reuse_status(metrics=metrics):
-    """The claim of no reuse, on the primary setting: holds in a layer whose sharing is about chance."""
-    kinds = [layer_kind("", l, metrics) for l in upper]
-    return verdicts.claim_status([None if k == "undefined" else k == "about chance" for k in kinds])
+def primary_kinds(metrics=metrics):
+    """Each layer's sharing on the primary setting's last task shown, judged from a run's ``metrics``."""
+    return {l: layer_kind("", l, metrics) for l in upper}
+
+
+def no_reuse_status(kinds):
+    """The claim of no reuse, from ``primary_kinds``: holds in a layer whose sharing is about chance."""
+    return verdicts.claim_status([None if k == "undefined" else k == "about chance" for k in kinds.values()])
 
 
 setting_verdicts = [verdict(i, v) for i, v in enumerate(mask_new_inits)]
@@ -218,8 +222,8 @@ for i, text in enumerate(setting_verdicts):
     glue(f"verdict_{i}", text)
     print(text)
 glue("verdicts", " — ".join(setting_verdicts))
-kinds = {l: layer_kind("", l) for l in upper}
-status = no_reuse_status()
+kinds = primary_kinds()
+status = no_reuse_status(kinds)
 glue("claim_status", status)
 reusing = [l for l, k in kinds.items() if k in ("strong", "partial")]
 agreement = (f"The claim of no reuse is {status} at this preset: in layer{'s' if len(reusing) > 1 else ''} "
@@ -257,7 +261,7 @@ if (cpu_run and steps_per_task > cpu_parameters["steps_per_task"]
     display(comparison.beside({f"this run ({steps_per_task:,} steps per task)": metrics,
                                f"cpu ({cpu_steps:,} steps per task)": cpu_run["metrics"]}, rows))
     beside_cpu = (f"At the `cpu` preset ({cpu_steps:,} steps per task) the claim of no reuse was "
-                  f"{no_reuse_status(cpu_run['metrics'])}: {verdict(0, mask_new_inits[0], cpu_run['metrics'])}; at "
+                  f"{no_reuse_status(primary_kinds(cpu_run['metrics']))}: {verdict(0, mask_new_inits[0], cpu_run['metrics'])}; at "
                   f"{steps_per_task:,} steps it is {status}.")
 elif cpu_run is None:
     beside_cpu = ("This is the chapter's `cpu` run, or none is published; a longer run, where published, shows this "
