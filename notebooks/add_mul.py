@@ -285,11 +285,8 @@ if differing:
                                   {f"{m}: {label}": f"{m}_{key}" for key, label in quantities.items()}))
     beside_cpu = " ".join(f"At the `cpu` preset ({size_of(cpu_parameters, m)}): {verdict(m, cpu_run['metrics'])[0]}"
                           for m in differing)
-elif cpu_run is None:
-    beside_cpu = ("This is the chapter's `cpu` run, or none is published; a run of another size or step count, "
-                  "where published, shows this one beside its own.")
 else:
-    beside_cpu = "This run trained every network at the published `cpu` run's size and step count; none stands beside it."
+    beside_cpu = comparison.nothing_beside(cpu_run, "that trains a network of another size or step count")
 glue("beside_cpu", beside_cpu)
 print(beside_cpu)
 

@@ -239,8 +239,9 @@ plt.show()
 # shares (`faint_sub_clusters`).
 
 # %%
-cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=cnn_prune_epochs, batch_size=64)  # the clusterability chapter's
-vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, prune_epochs=vgg_prune_epochs,  # the same key
+# both as the clusterability chapter trains them, so that their cache keys are the same
+cnn_training = replace(mlp_settings, epochs=cnn_epochs, prune_epochs=cnn_prune_epochs, batch_size=64)
+vgg_training = cl.VGGSettings(width=vgg_width, epochs=vgg_epochs, prune_epochs=vgg_prune_epochs,
                                train_subset=train_subset)
 channel_networks = [("cnn", "mnist", "none", cnn_networks, cnn_training),
                     ("vgg", "cifar10", "dropout_l2", vgg_networks, vgg_training)]

@@ -232,7 +232,7 @@ print(verdict)
 # %%
 cpu_run = runner.published_beside("mask_diagnostics", "cpu")
 cpu_steps = cpu_run["parameters"]["mask_steps"] if cpu_run else mask_steps
-if mask_steps > cpu_steps:
+if cpu_run and mask_steps > cpu_steps:
     quantities = {"control_acc": "control-mask accuracy", "frac_undecided": "share of logits undecided",
                   "frac_near_init": "share still near the initial logit", "halfmask_drop_early": "drop, early half only",
                   "halfmask_drop_late": "drop, late half only"}
@@ -244,7 +244,7 @@ if mask_steps > cpu_steps:
     beside_cpu = "Beside the `cpu` run: " + verdicts.masks_binary_beside(
         {m: metrics[f"{m}_frac_undecided"] for m in models}, undecided_at_cpu, mask_steps, cpu_steps)
 else:
-    beside_cpu = "This is the shortest published run of the chapter; a longer one, where published, shows it beside its own."
+    beside_cpu = comparison.nothing_beside(cpu_run, "with more mask steps")
 glue("beside_cpu", beside_cpu)
 print(beside_cpu)
 

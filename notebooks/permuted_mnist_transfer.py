@@ -263,11 +263,8 @@ if (cpu_run and steps_per_task > cpu_parameters["steps_per_task"]
     beside_cpu = (f"At the `cpu` preset ({cpu_steps:,} steps per task) the claim of no reuse was "
                   f"{no_reuse_status(primary_kinds(cpu_run['metrics']))}: {verdict(0, mask_new_inits[0], cpu_run['metrics'])}; at "
                   f"{steps_per_task:,} steps it is {status}.")
-elif cpu_run is None:
-    beside_cpu = ("This is the chapter's `cpu` run, or none is published; a longer run, where published, shows this "
-                  "one beside its own.")
 else:
-    beside_cpu = "This run trained no longer than the published `cpu` run (or another network); none stands beside it."
+    beside_cpu = comparison.nothing_beside(cpu_run, "with more steps per task on the same network")
 glue("beside_cpu", beside_cpu)
 print(beside_cpu)
 

@@ -162,6 +162,16 @@ def test_runs_beside_each_other_show_a_dash_where_a_run_lacks_a_metric():
     assert frame.to_dict("list") == {"": ["share", "count"], "long": ["0.25", "3"], "cpu": ["0.5", "—"]}
 
 
+def test_a_run_with_no_cpu_run_beside_it_says_which_case_it_is():
+    from modularity import comparison
+
+    assert comparison.nothing_beside(None, "with more mask steps") == (
+        "This is the chapter's `cpu` run, or none is published; a run with more mask steps, where published, "
+        "shows this one beside its own.")
+    assert comparison.nothing_beside({"metrics": {}}, "with more mask steps") == (
+        "The published `cpu` run stands only beside a run with more mask steps; this run is not one.")
+
+
 def test_the_binary_claim_beside_a_shorter_run_compares_shared_models_by_one_rule():
     text = verdicts.masks_binary_beside({"fnn": 0.01, "lstm": 0.005}, {"fnn": 0.3, "cnn": 0.7}, 20000, 3000)
     assert text == ("From 3,000 to 20,000 mask steps the share of undecided logits went fnn 30% → 1%: the masks are "
