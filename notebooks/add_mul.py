@@ -272,7 +272,7 @@ def size_of(parameters: dict, m: str) -> str:
 this_parameters = {name: globals()[name] for name in ("fnn_hidden", "lstm_hidden", "lstm_layers", "fnn_base_steps",
                                                       "lstm_base_steps", "mask_steps")}
 differing = [m for m in models if cpu_run and m in cpu_parameters["models"]
-          and size_of(this_parameters, m) != size_of(cpu_parameters, m)]
+             and size_of(this_parameters, m) != size_of(cpu_parameters, m)]
 if differing:
     quantities = {f"acc_{op}_with_{c}": f"{op} accuracy, {label}" for c, label in
                   (("full", "control mask"), ("add", "add mask only"), ("notadd", "without the add mask"),

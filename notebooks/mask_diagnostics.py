@@ -231,14 +231,13 @@ print(verdict)
 
 # %%
 cpu_run = runner.published_beside("mask_diagnostics", "cpu")
-cpu_steps = cpu_run["parameters"]["mask_steps"] if cpu_run else mask_steps
-if cpu_run and mask_steps > cpu_steps:
+if cpu_run and mask_steps > (cpu_steps := cpu_run["parameters"]["mask_steps"]):
     quantities = {"control_acc": "control-mask accuracy", "frac_undecided": "share of logits undecided",
                   "frac_near_init": "share still near the initial logit", "halfmask_drop_early": "drop, early half only",
                   "halfmask_drop_late": "drop, late half only"}
     display(comparison.beside({f"this run ({mask_steps:,} mask steps)": metrics,
-                           f"cpu ({cpu_steps:,} mask steps)": cpu_run["metrics"]},
-                          {f"{m}: {label}": f"{m}_{key}" for m in models for key, label in quantities.items()}))
+                               f"cpu ({cpu_steps:,} mask steps)": cpu_run["metrics"]},
+                              {f"{m}: {label}": f"{m}_{key}" for m in models for key, label in quantities.items()}))
     undecided_at_cpu = {k.removesuffix("_frac_undecided"): v for k, v in cpu_run["metrics"].items()
                         if k.endswith("_frac_undecided") and not k.startswith(("max_", "min_"))}
     beside_cpu = "Beside the `cpu` run: " + verdicts.masks_binary_beside(

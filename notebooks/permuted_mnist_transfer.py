@@ -260,9 +260,9 @@ if (cpu_run and steps_per_task > cpu_parameters["steps_per_task"]
     rows |= {f"T{p + 1} accuracy": f"acc_task{p + 1}" for p in range(n_tasks)}
     display(comparison.beside({f"this run ({steps_per_task:,} steps per task)": metrics,
                                f"cpu ({cpu_steps:,} steps per task)": cpu_run["metrics"]}, rows))
-    beside_cpu = (f"At the `cpu` preset ({cpu_steps:,} steps per task) the claim of no reuse was "
-                  f"{no_reuse_status(primary_kinds(cpu_run['metrics']))}: {verdict(0, mask_new_inits[0], cpu_run['metrics'])}; at "
-                  f"{steps_per_task:,} steps it is {status}.")
+    cpu_status = no_reuse_status(primary_kinds(cpu_run["metrics"]))
+    beside_cpu = (f"At the `cpu` preset ({cpu_steps:,} steps per task) the claim of no reuse was {cpu_status}: "
+                  f"{verdict(0, mask_new_inits[0], cpu_run['metrics'])}; at {steps_per_task:,} steps it is {status}.")
 else:
     beside_cpu = comparison.nothing_beside(cpu_run, "with more steps per task on the same network")
 glue("beside_cpu", beside_cpu)
