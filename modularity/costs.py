@@ -275,8 +275,9 @@ def _part_estimate(name: str, target: dict, kind: str) -> tuple[float, str] | No
     return None
 
 
-def reference_run(name: str, preset: str) -> tuple[str, dict] | None:
-    """The fresh run of another book preset of ``name`` (same architecture) that did the most work."""
+def _references(name: str, preset: str) -> list[tuple[str, dict]]:
+    """The fresh runs of the other book presets of ``name`` (same architecture), the one that did the most work
+    first."""
     target = runner.resolved_parameters(name, preset)
     candidates = []
     for other in runner.presets_of(name):
@@ -286,10 +287,21 @@ def reference_run(name: str, preset: str) -> tuple[str, dict] | None:
         # another architecture's time says nothing about this one, unless work counts multiply-adds
         if params.get("model") == target.get("model") or name in ACROSS_ARCHITECTURES:
             candidates.append((work(name, params), other, params))
-    if not candidates:
-        return None
-    _, other, params = max(candidates, key=lambda c: c[0])
-    return other, params
+    candidates.sort(key=lambda c: -c[0])  # stable: among equal work, the first preset
+    return [(other, params) for _, other, params in candidates]
+
+
+def reference_run(name: str, preset: str) -> tuple[str, dict] | None:
+    """The fresh run of another book preset of ``name`` (same architecture) that did the most work."""
+    found = _references(name, preset)
+    return found[0] if found else None
+
+
+def _scaled_hours(name: str, target: dict, reference: str, params: dict) -> float:
+    """The reference run's core-hours (its small CNNs and VGGs apart) × the work ratio of ``target`` to it."""
+    manifest = runner.read_manifest(name, reference)
+    its_parts = sum(part_core_hours(manifest, kind) or 0.0 for kind, _ in OPTIONAL_PARTS.values())
+    return (core_hours(manifest) - its_parts) * work(name, target) / work(name, params)
 
 
 def estimate(name: str, preset: str) -> tuple[float, list[str], str, list[str]] | None:
@@ -302,9 +314,7 @@ def estimate(name: str, preset: str) -> tuple[float, list[str], str, list[str]] 
         return None
     reference, params = found
     other = runner.resolved_parameters(name, preset)
-    manifest = runner.read_manifest(name, reference)
-    its_parts = sum(part_core_hours(manifest, kind) or 0.0 for kind, _ in OPTIONAL_PARTS.values())
-    hours = (core_hours(manifest) - its_parts) * work(name, other) / work(name, params)
+    hours = _scaled_hours(name, other, reference, params)
     left_out, sources = [], []
     for count, (kind, what) in OPTIONAL_PARTS.items():
         if other.get(count):
@@ -316,16 +326,46 @@ def estimate(name: str, preset: str) -> tuple[float, list[str], str, list[str]] 
     return hours, left_out, reference, sources
 
 
+# Two runs' scalings that differ by more than this are both shown: work is counted as arithmetic, so per-step
+# overheads, and work a run read from the per-seed cache instead of computing (a base network another chapter
+# trained, a stage an earlier sitting finished), are not in it
+DISAGREEMENT = 1.5
+
+
+def disagreeing_scalings(name: str, preset: str) -> tuple[float, list[tuple[str, float]]]:
+    """The reference run's core-hours for the preset's networks (its small CNNs and VGGs apart), and ``(preset,
+    core-hours)`` of the other fresh runs whose scaling of them differs from it by more than ``DISAGREEMENT`` times
+    either way."""
+    found = _references(name, preset) if name in DRIVERS and preset != runner.TEST_PRESET else []
+    if not found:
+        return 0.0, []
+    target = runner.resolved_parameters(name, preset)
+    (reference, params), others = found[0], found[1:]
+    base = _scaled_hours(name, target, reference, params)
+    scaled = [(other, _scaled_hours(name, target, other, p)) for other, p in others]
+    return base, [(other, h) for other, h in scaled if max(h, base) > DISAGREEMENT * max(min(h, base), 1e-9)]
+
+
+def _size(hours: float) -> str:
+    return f"{hours:,.0f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+
+
 def describe(name: str, preset: str) -> str | None:
     """The README's words for an estimate, or None."""
     found = estimate(name, preset)
     if found is None:
         return None
     hours, left_out, reference, sources = found
-    size = f"{hours:,.0f} h on one CPU core" if hours >= 1 else f"{hours * 60:.0f} min"
+    size = f"{_size(hours)} on one CPU core" if hours >= 1 else _size(hours)
     ours, theirs = (runner.resolved_parameters(name, p).get("model") for p in (preset, reference))
     across = f" of the `{theirs}` model, scaled by multiply-adds per image" if ours != theirs else ""
-    text = f"≈ {size} (estimated from the `{reference}` run{across}{''.join('; ' + s for s in sources)})"
+    base, disagreeing = disagreeing_scalings(name, preset)
+    others = ", ".join(f"≈ {_size(h)} from the `{other}` run" for other, h in disagreeing)
+    if others and (sources or left_out):  # the scalings disagree on the networks other than the CNNs and VGGs
+        others = f"; its MLPs ≈ {_size(base)} from it, {others}"
+    elif others:
+        others = f"; {others}"
+    text = f"≈ {size} (estimated from the `{reference}` run{across}{others}{''.join('; ' + s for s in sources)})"
     if left_out:
         text += f", plus {' and '.join(left_out)} (not estimated: no run has trained any to scale from)"
     return text

@@ -110,7 +110,7 @@ def test_the_estimate_scales_from_the_fresh_run_that_did_the_most_work(monkeypat
     hours, left_out, reference, _ = costs.estimate("importance_coherence", "paper")
     # "big" did 4× cpu's work, on 2 cores for an hour: 2 core-hours, × 16/8 for paper; the stale run is ignored
     assert reference == "big" and hours == pytest.approx(4.0) and left_out == []
-    assert costs.describe("importance_coherence", "paper") == "≈ 4 h on one CPU core (estimated from the `big` run)"
+    assert costs.describe("importance_coherence", "paper").startswith("≈ 4 h on one CPU core (estimated from the `big` run")
     manifests.pop("big")
     assert costs.estimate("importance_coherence", "paper")[:3:2] == (pytest.approx(8.0), "cpu")
 
@@ -181,3 +181,26 @@ def test_small_cnns_and_vggs_are_estimated_apart_from_the_mlps(monkeypatch):
 
     manifests.pop("narrow_vgg")  # nothing trained a VGG yet: both parts named, not estimated
     assert costs.estimate("clusterability", "paper")[1] == ["the small CNNs", "the VGGs"]
+
+
+def test_another_fresh_run_that_scales_to_a_different_cost_is_shown_beside(monkeypatch):
+    presets = {"cpu": {"networks": 2}, "big": {"networks": 8}, "paper": {"networks": 16}}
+    params = {"hidden": [10], "epochs": 1, "prune_epochs": 1}
+    manifests = {"cpu": {"wall_time_s": 3600, "executor": {"name": "local"}},
+                 "big": {"wall_time_s": 3600, "executor": {"name": "ray", "workers": 2, "task_cpus": 1}}}
+    monkeypatch.setattr(costs.runner, "presets_of", lambda name: presets)
+    monkeypatch.setattr(costs.runner, "resolved_parameters", lambda name, p: params | presets[p])
+    monkeypatch.setattr(costs.runner, "read_manifest", lambda name, p: manifests.get(p))
+    monkeypatch.setattr(costs.runner, "status", lambda name, p: ("fresh" if p in manifests else "missing", ""))
+    # big: 2 core-hours × 16/8 = 4 h; cpu: 1 core-hour × 16/2 = 8 h, twice as much: shown beside
+    base, others = costs.disagreeing_scalings("importance_coherence", "paper")
+    assert base == pytest.approx(4.0) and others == [("cpu", pytest.approx(8.0))]
+    assert costs.describe("importance_coherence", "paper") == \
+        "≈ 4 h on one CPU core (estimated from the `big` run; ≈ 8 h from the `cpu` run)"
+    # exactly 1.5 times is within the rule's bound, just above it is not
+    manifests["cpu"]["wall_time_s"] = 3600 * 0.75  # 6 h
+    assert costs.disagreeing_scalings("importance_coherence", "paper")[1] == []
+    manifests["cpu"]["wall_time_s"] = 3600 * 0.76
+    assert [o for o, _ in costs.disagreeing_scalings("importance_coherence", "paper")[1]] == ["cpu"]
+    manifests["cpu"]["wall_time_s"] = 3600 * 0.3  # 2.4 h: lower by more than the bound, also shown
+    assert "≈ 2 h from the `cpu` run" in costs.describe("importance_coherence", "paper")
