@@ -110,7 +110,8 @@ def test_the_estimate_scales_from_the_fresh_run_that_did_the_most_work(monkeypat
     hours, left_out, reference, _ = costs.estimate("importance_coherence", "paper")
     # "big" did 4× cpu's work, on 2 cores for an hour: 2 core-hours, × 16/8 for paper; the stale run is ignored
     assert reference == "big" and hours == pytest.approx(4.0) and left_out == []
-    assert costs.describe("importance_coherence", "paper").startswith("≈ 4 h on one CPU core (estimated from the `big` run")
+    described = costs.describe("importance_coherence", "paper")
+    assert described.startswith("≈ 4 h on one CPU core (estimated from the `big` run")
     manifests.pop("big")
     assert costs.estimate("importance_coherence", "paper")[:3:2] == (pytest.approx(8.0), "cpu")
 
