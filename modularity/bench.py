@@ -16,6 +16,7 @@ import resource
 import time
 from dataclasses import dataclass
 from queue import Empty
+from typing import Callable
 
 import torch
 from torch.func import functional_call
@@ -97,20 +98,23 @@ def _reference_masked_loss(model, logits, inputs, targets, n_samples, loss_fn):
     return total / n_samples
 
 
-def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue) -> None:
-    os.environ["MODULARITY_COMPILE"] = "auto" if fused_kernels else "0"  # this process only
+MASK_SAMPLES = 4  # K, as the original's benchmark configuration
+
+
+def training_step(case: Case, device: torch.device) -> tuple[Callable[[int], None], dict]:
+    """The benchmark's training step ``step(i)`` for ``case`` (base, mask or reference mask training on the
+    add/mul data, batch 128 per stage), and its parts: ``model``, ``logits`` (mask modes), ``batch(i)``,
+    ``loss_fn``, ``optimizer`` and ``clip``."""
     from modularity import masking
     from modularity.data import arithmetic as ar
     from modularity.models.mlp import MLP
     from modularity.train import BatchIndices
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    dev = torch.device(device)
-    model = MLP(ar.INPUT_SIZE, list(case.hidden), 20).to(dev)
-    train = ar.train_set().to(dev)
+    model = MLP(ar.INPUT_SIZE, list(case.hidden), 20).to(device)
+    train = ar.train_set().to(device)
     n_stages = STAGES if case.mode == "stages_together" else 1
-    draw = BatchIndices(len(train), 128 * n_stages, 0, device=dev)
+    draw = BatchIndices(len(train), 128 * n_stages, 0, device=device)
+    logits = None
     if case.mode == "base":
         tensors = list(model.parameters())
 
@@ -128,9 +132,9 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
         def loss_at(step):
             x, y = train.encode(draw(step))
             if case.mode != "mask_reference":  # each stage's mean loss: the stages' gradients stay their own
-                task = n_stages * ar.digit_loss(masking.forward_with_samples(model, logits, x, 4), y)
+                task = n_stages * ar.digit_loss(masking.forward_with_samples(model, logits, x, MASK_SAMPLES), y)
             else:
-                task = _reference_masked_loss(model, dict(logits.items()), x, y, 4, ar.digit_loss)
+                task = _reference_masked_loss(model, dict(logits.items()), x, y, MASK_SAMPLES, ar.digit_loss)
             return task + (1e-4 / 128) * logits.penalty()
 
     # the project's loop uses fused Adam (modularity.train.fit); the reference, like the original, the default
@@ -145,6 +149,19 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
         loss.backward()
         clip(tensors)
         optimizer.step()
+
+    parts = {"model": model, "logits": logits, "batch": lambda i: train.encode(draw(i)), "loss_fn": ar.digit_loss,
+             "optimizer": optimizer, "clip": lambda: clip(tensors)}
+    return step, parts
+
+
+def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue) -> None:
+    os.environ["MODULARITY_COMPILE"] = "auto" if fused_kernels else "0"  # this process only
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    n_stages = STAGES if case.mode == "stages_together" else 1
+    step, _ = training_step(case, dev)
 
     for i in range(case.warmup):
         step(i)
@@ -164,10 +181,12 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
                "stage_steps_per_s": n_stages * case.steps / seconds, "peak_memory_mb": peak / 2**20})
 
 
-def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True) -> dict:
+def in_child(target: Callable, *args, what: str) -> dict:
+    """Run ``target(*args, queue)`` in a fresh process (its own peak memory, its own compile cache) and return
+    what it puts on the queue; ``what`` names it in the error when the process dies first."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_run_case, args=(case, threads, device, fused_kernels, queue))
+    process = context.Process(target=target, args=(*args, queue))
     process.start()
     while True:  # never wait on a child that has died: poll the queue and the process together
         try:
@@ -175,10 +194,14 @@ def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True) 
             break
         except Empty:
             if not process.is_alive():
-                raise RuntimeError(f"the benchmark process for {case.name} ({case.mode}, {device}) died with exit code "
-                                   f"{process.exitcode} before reporting; run it alone to see its error") from None
+                raise RuntimeError(f"the benchmark process for {what} died with exit code {process.exitcode} "
+                                   "before reporting; run it alone to see its error") from None
     process.join()
     return result
+
+
+def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True) -> dict:
+    return in_child(_run_case, case, threads, device, fused_kernels, what=f"{case.name} ({case.mode}, {device})")
 
 
 def environment(threads: int) -> dict:

@@ -38,7 +38,7 @@ check_notebook_parameters("performance", globals())  # papermill and Jupyter get
 import pandas as pd
 import torch
 
-from modularity import bench, bench_clustering, plots, provenance, readme, tables
+from modularity import bench, bench_clustering, bench_mask_step, plots, provenance, readme, tables
 from modularity.glue import glue
 
 provenance.record("run", "device", "cuda" if torch.cuda.is_available() else "cpu")
@@ -162,7 +162,37 @@ pd.DataFrame([{"model": r["case"], "stages": "together" if r["mode"] == "stages_
 # measured its ten class masks together at 0.89× on one thread). Batching stages pays on small networks and
 # accelerators; on a CPU at the papers' sizes it is about even, and the mask chapters that train one stage at a
 # time lose nothing by it.
-#
+
+# %% [markdown]
+# ## Where a mask step's time goes
+# Each part of the project's mask step, timed alone on the same network and shapes in the same process as
+# the whole step: drawing the K uniforms of every masked tensor; the sampling kernel, which turns them into K
+# masked copies of each weight; the network's forward and backward on those copies (batched matrix products);
+# the logit-gradient kernel, which folds the copies' gradients into the logits' gradient; and the clipped Adam
+# step. The uniform draws and the two kernels each pass over all K×N sampled elements. The rest of the step is
+# autograd's bookkeeping, allocating the K×N tensors, and the loss.
+
+# %%
+breakdowns = {model: bench_mask_step.breakdown(model, threads=threads, scale=steps_scale,
+                                               fused_kernels=fused_kernels) for model in models}
+shares = pd.DataFrame({model: {**b["share"], "rest": b["rest_s"] / b["step_s"]} for model, b in breakdowns.items()}).T
+ax = shares.clip(lower=0).plot.barh(stacked=True, figsize=(8, 1.2 + 0.6 * len(shares)), width=0.6)
+ax.set_xlabel("share of one mask step (timed alone; rest = step − parts, drawn when above 0)")
+ax.set_title("Where a mask step's time goes", pad=34)
+ax.legend(ncols=3, fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+for model, b in breakdowns.items():
+    glue(f"mask_step_ms_{model}", b["step_s"] * 1e3)
+    glue(f"mask_step_elementwise_share_{model}", b["elementwise_share"])
+    glue(f"mask_step_matmul_share_{model}", b["share"]["matrix products"])
+    glue(f"mask_step_uniform_share_{model}", b["share"]["uniform draws"])
+largest = max(models, key=lambda m: sum(bench.MODELS[m]))
+glue("mask_step_summary", bench_mask_step.summary(breakdowns[largest]))
+(shares * 100).round(1).rename(columns=lambda c: f"{c} [%]")
+
+# %% [markdown]
+# {glue:text}`mask_step_summary`
+
+# %% [markdown]
 # ## The book's cost
 # All `cpu` runs of the book together took {glue:text}`cpu_book_total_wall_h:.1f` h of wall time when this page was
 # made (from their manifests; a run made in parts through the per-seed cache counts the core-hours of its units,

@@ -1,0 +1,37 @@
+"""The mask-step breakdown of the performance chapter: what it times, how shares are formed, and its verdict."""
+
+import pytest
+
+from modularity import bench_mask_step
+
+
+def test_what_a_faster_step_needs_turns_on_which_part_is_larger():
+    assert bench_mask_step.where_time_goes(0.51, 0.49).startswith("fewer passes over the sampled elements")
+    assert bench_mask_step.where_time_goes(0.4, 0.4).startswith("faster matrix products")  # a tie: not fewer passes
+    assert bench_mask_step.where_time_goes(0.2, 0.7).startswith("faster matrix products")
+
+
+def test_the_summary_states_the_shares_it_is_given():
+    share = {"uniform draws": 0.25, "sampling kernel": 0.15, "matrix products": 0.3, "logit-gradient kernel": 0.15,
+             "optimizer": 0.02}
+    text = bench_mask_step.summary({"case": "fnn_2000x4", "step_s": 0.6, "share": share, "elementwise_share": 0.55})
+    assert text.startswith("A mask step of the 2000x4 FNN took 600.0 ms here.")
+    assert "Drawing the uniforms took 25% of it and the sampling and logit-gradient kernels 30%" in text
+    assert "so 55% went into passes over the K×N sampled elements, against 30% for the network's" in text
+    assert "the parts add up to 87% of the step" in text
+    assert text.endswith("needs fewer passes over the sampled elements (not faster matrix products).")
+
+
+def test_a_breakdown_times_every_part_beside_the_whole_step():
+    result = bench_mask_step.breakdown("fnn_32x2", threads=1, scale=0.05, fused_kernels=False)
+    assert set(result["part_s"]) == set(bench_mask_step.PARTS)
+    assert result["step_s"] > 0 and all(seconds > 0 for seconds in result["part_s"].values())
+    for part, seconds in result["part_s"].items():
+        assert result["share"][part] == pytest.approx(seconds / result["step_s"])
+    assert result["elementwise_share"] == pytest.approx(sum(result["share"][p] for p in bench_mask_step.ELEMENTWISE))
+    assert result["rest_s"] == pytest.approx(result["step_s"] - sum(result["part_s"].values()))
+
+
+def test_an_unknown_model_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="unknown benchmark model 'fnn_9x9'; known: .*fnn_2000x4"):
+        bench_mask_step.breakdown("fnn_9x9")
