@@ -52,10 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--no-rerun", action="store_true", help="build from the published runs as they are")
 
     bench = sub.add_parser("bench", help="masks: steps/s of base and mask training against a reference "
-                           "transcription; stages: batched mask stages against one at a time; clustering: "
-                           "shuffle-null clusterings/s against scikit-learn")
-    bench.add_argument("suite", nargs="?", default="masks", choices=["masks", "stages", "clustering"],
-                       help="masks (default); stages: mask stages batched against one at a time; clustering")
+                           "transcription; stages: batched mask stages against one at a time; breakdown: where a mask "
+                           "step's time goes; clustering: shuffle-null clusterings/s against scikit-learn")
+    bench.add_argument("suite", nargs="?", default="masks", choices=["masks", "stages", "breakdown", "clustering"],
+                       help="masks (default); stages: mask stages batched against one at a time; breakdown: each "
+                       "part of a mask step timed alone; clustering")
     bench.add_argument("--threads", type=int, default=2)
     bench.add_argument("--graphs", type=int, default=16, help="clustering: shuffled graphs per network")
     bench.add_argument("--quick", action="store_true", help="fewer steps (a rough check, not a measurement)")
@@ -164,6 +165,10 @@ def _command(args: argparse.Namespace) -> int:
             from modularity import bench_clustering
 
             return bench_clustering.main(args.graphs, args.threads, args.output)
+        if args.command == "bench" and args.suite == "breakdown":
+            from modularity import bench_mask_step
+
+            return bench_mask_step.main(args.threads, args.quick, args.output)
         if args.command == "bench":
             from modularity import bench
 

@@ -11,6 +11,7 @@ faster step needs fewer passes over memory or faster matrix products.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -124,3 +125,18 @@ def summary(result: dict) -> str:
             f"and backward on the sampled weights and {share['optimizer']:.0%} for the optimizer (timed alone, the "
             f"parts add up to {sum(share.values()):.0%} of the step). A faster step needs "
             f"{where_time_goes(result['elementwise_share'], share['matrix products'])}.")
+
+
+def main(threads: int, quick: bool, output: str | None) -> int:
+    """``python -m modularity bench breakdown``: every benchmark model's breakdown, printed and written as JSON."""
+    results = []
+    for name in bench.MODELS:
+        result = breakdown(name, threads=threads, scale=0.2 if quick else 1.0)
+        parts = ", ".join(f"{part} {share:.0%}" for part, share in result["share"].items())
+        print(f"{name:<16} {result['step_s'] * 1e3:9.2f} ms per mask step: {parts}")
+        results.append(result)
+    print(summary(results[-1]))
+    if output:
+        with open(output, "w") as handle:
+            json.dump({"environment": bench.environment(threads), "results": results}, handle, indent=1)
+    return 0

@@ -35,3 +35,17 @@ def test_a_breakdown_times_every_part_beside_the_whole_step():
 def test_an_unknown_model_is_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="unknown benchmark model 'fnn_9x9'; known: .*fnn_2000x4"):
         bench_mask_step.breakdown("fnn_9x9")
+
+
+def test_the_breakdown_suite_prints_each_model_and_writes_its_report(monkeypatch, tmp_path, capsys):
+    import json
+
+    from modularity import bench
+
+    monkeypatch.setattr(bench, "MODELS", {"fnn_32x2": (32, 32)})  # the largest model alone takes half a minute
+    assert bench_mask_step.main(1, True, str(tmp_path / "breakdown.json")) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fnn_32x2") and "ms per mask step: uniform draws" in out
+    assert "A mask step of the 32x2 FNN took" in out
+    report = json.loads((tmp_path / "breakdown.json").read_text())
+    assert [r["case"] for r in report["results"]] == ["fnn_32x2"] and report["environment"]["threads"] == 1
