@@ -177,8 +177,9 @@ breakdowns = {model: bench_mask_step.breakdown(model, threads=threads, scale=ste
                                                fused_kernels=fused_kernels) for model in models}
 shares = pd.DataFrame({model: {**b["share"], "rest": b["rest_s"] / b["step_s"]} for model, b in breakdowns.items()}).T
 ax = shares.clip(lower=0).plot.barh(stacked=True, figsize=(8, 1.2 + 0.6 * len(shares)), width=0.6)
-ax.set_xlabel("share of one mask step (timed alone; rest = step − parts, drawn when above 0)")
-ax.set_title("Where a mask step's time goes", pad=34)
+ax.axvline(1.0, color="black", lw=1, ls="--")  # the whole step: parts timed alone may add up to a little more
+ax.set_xlabel("share of one mask step (dashed: the whole step; rest = step − parts, drawn when above 0)")
+ax.set_title("Where a mask step's time goes", pad=50)
 ax.legend(ncols=3, fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
 for model, b in breakdowns.items():
     glue(f"mask_step_ms_{model}", b["step_s"] * 1e3)
