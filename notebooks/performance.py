@@ -160,8 +160,8 @@ pd.DataFrame([{"model": r["case"], "stages": "together" if r["mode"] == "stages_
 # kernel launch), not a 400-unit one on a CPU core, whose time goes into the elementwise sampling and the
 # matrix products that batching does not shrink; larger stacked tensors also leave the cache (the CIFAR chapter
 # measured its ten class masks together at 0.89× on one thread). Batching stages pays on small networks and
-# accelerators; on a CPU at the papers' sizes it is about even, and the mask chapters that train one stage at a
-# time lose nothing by it.
+# accelerators, where that overhead dominates; for the 400-400-200 FNN on this CPU, by the rule above:
+# {glue:text}`batched_stages_verdict_fnn_400_400_200`.
 
 # %% [markdown]
 # ## Where a mask step's time goes
