@@ -139,7 +139,7 @@ DRIVERS = {
                         lambda p: [_mlp(_hidden_of(n)) for n in p["networks"]]),
     "beta_sensitivity": (["seeds", "betas"], [("base_steps", BATCH), ("mask_steps", BATCH)],
                          lambda p: [_mlp(_hidden_of(n)) for n in p["networks"]]),
-    "permuted_mnist_transfer": (["seeds", "mask_new_inits"], [("steps_per_task", BATCH)],
+    "permuted_mnist_transfer": (["seeds", "mask_new_inits", "n_tasks"], [("steps_per_task", BATCH)],
                                 lambda p: [_mlp(p["hidden"])]),
     "cifar_class_removal": (["seeds"], _cifar_stage_examples, _cifar_work_per_example),
     "cifar_mask_stability": (["seeds", "n_pairs"], [("base_steps", BATCH), ("mask_steps", "mask_batch_size")],

@@ -13,6 +13,13 @@ def test_work_is_units_times_steps_times_weights():
     assert costs.work("add_mul", params | {"batch_size": 8, "models": ["fnn"]}) == pytest.approx(120 * 250 * 8 * 2)
 
 
+def test_permuted_mnist_counts_every_task_it_trains():
+    params = {"seeds": 2, "mask_new_inits": [2.0], "hidden": [10], "steps_per_task": 100, "batch_size": 8}
+    # a one-layer stack counts 10 + 10 weights (``_mlp``); every task trains 100 steps of 8 examples, 2 seeds
+    assert costs.work("permuted_mnist_transfer", params | {"n_tasks": 2}) == pytest.approx(20 * 100 * 8 * 2 * 2)
+    assert costs.work("permuted_mnist_transfer", params | {"n_tasks": 11}) == pytest.approx(20 * 100 * 8 * 2 * 11)
+
+
 def test_a_larger_batch_is_more_work_phase_by_phase():
     params = {"seeds": 1, "models": ["lstm"], "lstm_hidden": 2, "lstm_base_steps": 10, "transformer_base_steps": 0,
               "mask_steps": 5, "batch_size": 64}
