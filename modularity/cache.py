@@ -201,14 +201,39 @@ def _cost_path(path: Path) -> Path:
     return path.with_name(path.name + ".cost.json")
 
 
+# One record per open ``timed`` block: the finished stages (``SeedStore``) read inside it instead of computed,
+# and what they cost when they were computed.
+_open_records: list[dict] = []
+
+
 @contextlib.contextmanager
 def timed():
     """``{"threads": torch's, "seconds": wall, "cpu_seconds": CPU time of every thread of this process}`` of the
     block, filled on exit. CPU time, not wall time × threads, is what a unit cost: on a shared machine the two
-    differ."""
+    differ. Finished stages the block read from a ``SeedStore`` add what they cost when computed
+    (``reused_stages``), so a unit resumed in a later sitting reports the work of every stage, not only of its
+    last part; ``reused_stages_untimed`` counts those stored without a cost (the unit's total is then unknown).
+    A stage resumed mid-way from a checkpoint counts from its resumption."""
+    record = {"count": 0, "cpu_seconds": 0.0, "untimed": 0}
     cost, wall, cpu = {"threads": torch.get_num_threads()}, time.perf_counter(), time.process_time()
-    yield cost
-    cost.update(seconds=round(time.perf_counter() - wall, 1), cpu_seconds=round(time.process_time() - cpu, 1))
+    _open_records.append(record)
+    try:
+        yield cost
+    finally:
+        _open_records.remove(record)
+    cost.update(seconds=round(time.perf_counter() - wall, 1),
+                cpu_seconds=round(time.process_time() - cpu + record["cpu_seconds"], 1))
+    if record["count"]:
+        cost.update(reused_stages=record["count"], reused_stages_untimed=record["untimed"])
+
+
+def _count_reused_stage(cpu_seconds: float | None) -> None:
+    for record in _open_records:  # a unit computed inside another counts for both
+        record["count"] += 1
+        if cpu_seconds is None:
+            record["untimed"] += 1
+        else:
+            record["cpu_seconds"] += cpu_seconds
 
 
 def save_cost(path: Path, cost: dict) -> None:
@@ -217,11 +242,23 @@ def save_cost(path: Path, cost: dict) -> None:
     _cost_path(path).write_text(json.dumps(cost))
 
 
-def core_seconds(path: Path) -> float | None:
-    """CPU seconds an entry took to compute, or None when it was not timed (made before timing)."""
+def _cost(path: Path) -> dict:
     try:
-        return float(json.loads(_cost_path(path).read_text())["cpu_seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
+        cost = json.loads(_cost_path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return cost if isinstance(cost, dict) else {}
+
+
+def core_seconds(path: Path) -> float | None:
+    """CPU seconds an entry took to compute, or None when it was not timed (made before timing, or it read
+    finished stages stored without their cost)."""
+    cost = _cost(path)
+    if cost.get("reused_stages_untimed"):
+        return None
+    try:
+        return float(cost["cpu_seconds"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -240,12 +277,14 @@ def _count_unit(path: Path, label: str) -> None:
     how many and what they cost by ``label``."""
     units = provenance.current("run").get("units", {"count": 0, "computed_here": 0, "timed": 0, "core_s": 0.0})
     cost = core_seconds(path)
+    reused = _cost(path).get("reused_stages", 0) if path in _computed_here else 0
     by_label = dict(units.get("by_label", {}))
     was = by_label.get(label, {"count": 0, "core_s": 0.0})
     by_label[label] = {"count": was["count"] + 1, "core_s": round(was["core_s"] + (cost or 0.0), 1)}
+    reused += units.get("reused_stages", 0)  # finished stages the units computed here read instead of training
     units = {"count": units["count"] + 1, "computed_here": units["computed_here"] + (path in _computed_here),
              "timed": units["timed"] + (cost is not None), "core_s": round(units["core_s"] + (cost or 0.0), 1),
-             "by_label": by_label}
+             "by_label": by_label} | ({"reused_stages": reused} if reused else {})
     provenance.record("run", "units", units)
 
 
@@ -429,6 +468,7 @@ class SeedStore:
         self.namespace = namespace
         self.seed = seed
         self.stem = f"seed{seed}-{cache_key(params, seed, scope)}"
+        self._started: float | None = None  # this process's CPU time when the stage being computed was missed
 
     @property
     def folder(self) -> Path:  # resolved where it is used: a Ray worker on another machine has its own data root
@@ -438,7 +478,21 @@ class SeedStore:
         return self.folder / f"{self.stem}.{stage}.ckpt"
 
     def load(self, stage: str):
-        return load_checked(self.folder / f"{self.stem}.{stage}.done")
+        """The finished stage, or None (then the caller computes it, and ``save`` records what that cost)."""
+        path = self.folder / f"{self.stem}.{stage}.done"
+        value = load_checked(path)
+        if value is None:
+            self._started = time.process_time()
+        else:
+            _count_reused_stage(core_seconds(path))
+        return value
 
     def save(self, stage: str, value) -> None:
-        save_checked(self.folder / f"{self.stem}.{stage}.done", value)
+        path = self.folder / f"{self.stem}.{stage}.done"
+        save_checked(path, value)
+        if self._started is not None:  # a stage saved without being looked up first has no known cost
+            save_cost(path, {"threads": torch.get_num_threads(),
+                             "cpu_seconds": round(time.process_time() - self._started, 1)})
+        else:
+            _cost_path(path).unlink(missing_ok=True)
+        self._started = None

@@ -178,13 +178,21 @@ def work(name: str, params: dict) -> float:
 
 
 def made_in_parts(manifest: dict) -> str | None:
-    """Words for a run whose last part did not compute all of its per-seed units (None when it did, or when
-    the run predates the record): how many it computed, and what all of them cost where they were timed."""
+    """Words for a run whose last part did not compute all of its work (None when it did, or when the run
+    predates the record): how many per-seed units it computed, how many finished stages (tasks, base networks,
+    masks) those units read from the per-seed cache, and what all units cost where they were timed."""
     units = manifest.get("units")
-    if not units or units["computed_here"] >= units["count"]:
+    reused = (units or {}).get("reused_stages", 0)
+    if not units or (units["computed_here"] >= units["count"] and not reused):
         return None
-    text = (f"made in parts: {units['computed_here']} of its {units['count']} per-seed units computed in the last "
-            "part, the others read from the per-seed cache")
+    parts = []
+    if units["computed_here"] < units["count"]:
+        parts.append(f"{units['computed_here']} of its {units['count']} per-seed units computed in the last part, "
+                     "the others read from the per-seed cache")
+    if reused:
+        parts.append(f"{reused} finished stage{'s' if reused != 1 else ''} of the units it computed read from the "
+                     "per-seed cache")
+    text = "made in parts: " + "; ".join(parts)
     if units["timed"]:
         which = "all units" if units["timed"] == units["count"] else \
             f"the {units['timed']} timed unit{'s' if units['timed'] != 1 else ''}"

@@ -90,6 +90,46 @@ def test_a_run_made_in_parts_counts_its_units_and_what_they_cost(data_root, tmp_
                                                                           abs=0.2)
 
 
+def test_a_unit_resumed_from_its_finished_stages_counts_what_they_cost(data_root, tmp_path, monkeypatch):
+    from modularity import costs, provenance
+
+    monkeypatch.setenv(provenance.ENV, str(tmp_path / "provenance.json"))
+    monkeypatch.setattr(cache, "_computed_here", set())
+    clock = [0.0]  # CPU seconds, advanced by hand
+    monkeypatch.setattr(cache.time, "process_time", lambda: clock[0])
+    store = cache.SeedStore("staged", {"p": 1}, 0)
+
+    def stage(name, seconds):
+        if store.load(name) is None:
+            clock[0] += seconds
+            store.save(name, {"stage": name})
+
+    def run_seed(stop_after_first):
+        stage("a", 3600.0)
+        if stop_after_first:
+            raise KeyboardInterrupt
+        stage("b", 1800.0)
+        return torch.zeros(1)
+
+    with pytest.raises(KeyboardInterrupt):  # the first sitting finishes stage a, then stops
+        cache.cached("staged_result", {"p": 1}, 0, lambda: run_seed(True))
+    assert cache.core_seconds(store.folder / f"{store.stem}.a.done") == 3600.0
+    monkeypatch.setattr(cache, "_computed_here", set())  # the next sitting computes the unit, reading stage a
+    cache.cached("staged_result", {"p": 1}, 0, lambda: run_seed(False))
+    assert cache.core_seconds(cache.cache_path("staged_result", {"p": 1}, 0)) == 5400.0
+    units = provenance.current("run")["units"]
+    assert units["computed_here"] == units["count"] == 1 and units["reused_stages"] == 1
+    manifest = {"wall_time_s": 1800, "executor": {"name": "local"}, "units": units}
+    assert costs.made_in_parts(manifest) == ("made in parts: 1 finished stage of the units it computed read from "
+                                             "the per-seed cache; all units took 1.5 core-hours")
+    assert costs.core_hours(manifest) == pytest.approx(1.5)  # not the last sitting's half hour
+
+    cache.SeedStore("staged", {"p": 2}, 0).save("a", {"stage": "a"})  # saved without a lookup: its cost unknown
+    unknown = cache.SeedStore("staged", {"p": 2}, 0)
+    cache.cached("staged_result", {"p": 2}, 0, lambda: unknown.load("a") and torch.zeros(1))
+    assert cache.core_seconds(cache.cache_path("staged_result", {"p": 2}, 0)) is None
+
+
 def test_seed_store_round_trip(data_root):
     store = cache.SeedStore("demo", {"p": 1}, 3)
     assert store.load("base") is None
