@@ -34,6 +34,11 @@ class Case:
     steps: int
     warmup: int
 
+    @property
+    def n_stages(self) -> int:
+        """Mask stages one step trains: all of them in the batched mode, else one."""
+        return STAGES if self.mode == "stages_together" else 1
+
 
 def two_gumbel_noise(u0: torch.Tensor, u1: torch.Tensor) -> torch.Tensor:
     """The original's logistic noise: the difference of two Gumbels, −log(log(u₁+ε)/log(u₀+ε) + ε)."""
@@ -112,7 +117,7 @@ def training_step(case: Case, device: torch.device) -> tuple[Callable[[int], Non
 
     model = MLP(ar.INPUT_SIZE, list(case.hidden), 20).to(device)
     train = ar.train_set().to(device)
-    n_stages = STAGES if case.mode == "stages_together" else 1
+    n_stages = case.n_stages
     draw = BatchIndices(len(train), 128 * n_stages, 0, device=device)
     logits = None
     if case.mode == "base":
@@ -160,7 +165,6 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     dev = torch.device(device)
-    n_stages = STAGES if case.mode == "stages_together" else 1
     step, _ = training_step(case, dev)
 
     for i in range(case.warmup):
@@ -178,7 +182,7 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     queue.put({"case": case.name, "mode": case.mode, "device": device, "steps": case.steps,
                "seconds": seconds, "steps_per_s": case.steps / seconds,
-               "stage_steps_per_s": n_stages * case.steps / seconds, "peak_memory_mb": peak / 2**20})
+               "stage_steps_per_s": case.n_stages * case.steps / seconds, "peak_memory_mb": peak / 2**20})
 
 
 def in_child(target: Callable, *args, what: str) -> dict:
