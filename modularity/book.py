@@ -164,10 +164,12 @@ CLAIMS = [
 
 
 def stated_verdict(metrics: dict) -> tuple[str, str] | None:
-    """What a run concludes, as ``(kind, text)``: a paper claim's ``status``, or the ``answer`` to a question of
-    the book's own (a count of computed verdicts); None when the chapter states its verdict only in its text."""
+    """What a run concludes, as ``(kind, text)``: a paper claim's ``status`` (with its ``claim_scope`` where the
+    run tested less of the claim than the paper did), or the ``answer`` to a question of the book's own (a count
+    of computed verdicts); None when the chapter states its verdict only in its text."""
     if metrics.get("claim_status"):
-        return "status", metrics["claim_status"]
+        scope = metrics.get("claim_scope")
+        return "status", f"{metrics['claim_status']} ({scope})" if scope else metrics["claim_status"]
     if metrics.get("answer"):
         return "answer", metrics["answer"]
     return None

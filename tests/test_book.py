@@ -83,6 +83,7 @@ def test_chapter_figures_load_and_glued_numbers_appear(built_book, name):
 
 @pytest.mark.parametrize("metrics, cell", [
     ({"claim_status": "partly reproduced"}, "**partly reproduced** at the `cpu` preset"),
+    ({"claim_status": "reproduced", "claim_scope": "on T2 only"}, "**reproduced (on T2 only)** at the `cpu` preset"),
     ({"answer": "of the 3 trained networks, 3 partly aligned"},
      "at the `cpu` preset, of the 3 trained networks, 3 partly aligned"),
     ({}, "measured at the `cpu` preset; the chapter states its verdict"),
