@@ -198,14 +198,14 @@ def verdict(index, new_init, metrics=metrics):
     prefix = "" if index == 0 else f"new_init_{init_label(new_init)}_"
     parts = []
     for l in upper:
-        shared, by_chance = (metrics.get(f"{prefix}shared_frac_layer{l}_task{last}{suffix}", float("nan"))
-                             for suffix in ("", "_chance"))
+        shared, by_chance, excess_over = (metrics.get(f"{prefix}shared_frac_layer{l}_task{last}{suffix}",
+                                                      float("nan")) for suffix in ("", "_chance", "_excess"))
         kind = layer_kind(prefix, l, metrics)
         if kind == "undefined":
             kind = "keeps no weights" if shared != shared else "cannot be judged: chance is 1"
-        elif kind != "about chance":
-            kind = f"{kind} reuse"
-        parts.append(f"layer {l} {shared:.2f} vs chance {by_chance:.2f} ({kind})")
+        else:  # the number the rule judges stands beside its label: sparse masks make small shares look large
+            kind = f"excess {excess_over:.2f}: {kind}{'' if kind == 'about chance' else ' reuse'}"
+        parts.append(f"layer {l} {shared:.1%} vs chance {by_chance:.1%} ({kind})")
     return (f"mask_new_init = {new_init:g}, task T{last}: " + "; ".join(parts)
             + f"; every task learned to at least {metrics[f'{prefix}min_task_acc']:.1%}")
 
