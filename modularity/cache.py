@@ -253,7 +253,10 @@ def _cost(path: Path) -> dict:
 def core_seconds(path: Path) -> float | None:
     """CPU seconds an entry took to compute, or None when it was not timed (made before timing, or it read
     finished stages stored without their cost)."""
-    cost = _cost(path)
+    return _cpu_seconds(_cost(path))
+
+
+def _cpu_seconds(cost: dict) -> float | None:
     if cost.get("reused_stages_untimed"):
         return None
     try:
@@ -276,8 +279,9 @@ def _count_unit(path: Path, label: str) -> None:
     """Add one of the run's units to its record: how many, how many computed by this run, what they cost, and
     how many and what they cost by ``label``."""
     units = provenance.current("run").get("units", {"count": 0, "computed_here": 0, "timed": 0, "core_s": 0.0})
-    cost = core_seconds(path)
-    reused = _cost(path).get("reused_stages", 0) if path in _computed_here else 0
+    record = _cost(path)
+    cost = _cpu_seconds(record)
+    reused = record.get("reused_stages", 0) if path in _computed_here else 0
     by_label = dict(units.get("by_label", {}))
     was = by_label.get(label, {"count": 0, "core_s": 0.0})
     by_label[label] = {"count": was["count"] + 1, "core_s": round(was["core_s"] + (cost or 0.0), 1)}
@@ -477,9 +481,12 @@ class SeedStore:
     def checkpoint(self, stage: str) -> Path:
         return self.folder / f"{self.stem}.{stage}.ckpt"
 
+    def _done(self, stage: str) -> Path:
+        return self.folder / f"{self.stem}.{stage}.done"
+
     def load(self, stage: str):
         """The finished stage, or None (then the caller computes it, and ``save`` records what that cost)."""
-        path = self.folder / f"{self.stem}.{stage}.done"
+        path = self._done(stage)
         value = load_checked(path)
         if value is None:
             self._started = time.process_time()
@@ -488,7 +495,7 @@ class SeedStore:
         return value
 
     def save(self, stage: str, value) -> None:
-        path = self.folder / f"{self.stem}.{stage}.done"
+        path = self._done(stage)
         save_checked(path, value)
         if self._started is not None:  # a stage saved without being looked up first has no known cost
             save_cost(path, {"threads": torch.get_num_threads(),
