@@ -187,9 +187,20 @@ tables.metrics_table(metrics)
 # *reproduced* when every layer shown is about chance, *not reproduced* when none is.
 
 # %%
-def layer_kind(prefix, l, metrics=metrics):
+def layer_kind(prefix, l, metrics=metrics, task=last):
     # a manifest leaves out NaN metrics: an excess that was undefined is absent from a published run's
-    return verdicts.overlap_level(metrics.get(f"{prefix}shared_frac_layer{l}_task{last}_excess", float("nan")))
+    return verdicts.overlap_level(metrics.get(f"{prefix}shared_frac_layer{l}_task{task}_excess", float("nan")))
+
+
+def layer_reading(prefix, l, metrics=metrics, task=last):
+    """A layer's shared proportion on ``task``, its chance level, and the rule's label beside the excess it judges
+    (sparse masks make small shares look large, so the judged number stands beside its label)."""
+    shared, by_chance, excess_over = (metrics.get(f"{prefix}shared_frac_layer{l}_task{task}{suffix}", float("nan"))
+                                      for suffix in ("", "_chance", "_excess"))
+    kind = layer_kind(prefix, l, metrics, task)
+    if kind == "undefined":
+        return shared, by_chance, "keeps no weights" if shared != shared else "cannot be judged: chance is 1"
+    return shared, by_chance, f"excess {excess_over:.2f}: {kind}{'' if kind == 'about chance' else ' reuse'}"
 
 
 def verdict(index, new_init, metrics=metrics):
@@ -198,21 +209,16 @@ def verdict(index, new_init, metrics=metrics):
     prefix = "" if index == 0 else f"new_init_{init_label(new_init)}_"
     parts = []
     for l in upper:
-        shared, by_chance, excess_over = (metrics.get(f"{prefix}shared_frac_layer{l}_task{last}{suffix}",
-                                                      float("nan")) for suffix in ("", "_chance", "_excess"))
-        kind = layer_kind(prefix, l, metrics)
-        if kind == "undefined":
-            kind = "keeps no weights" if shared != shared else "cannot be judged: chance is 1"
-        else:  # the number the rule judges stands beside its label: sparse masks make small shares look large
-            kind = f"excess {excess_over:.2f}: {kind}{'' if kind == 'about chance' else ' reuse'}"
-        parts.append(f"layer {l} {shared:.1%} vs chance {by_chance:.1%} ({kind})")
+        shared, by_chance, label = layer_reading(prefix, l, metrics)
+        parts.append(f"layer {l} {shared:.1%} vs chance {by_chance:.1%} ({label})")
     return (f"mask_new_init = {new_init:g}, task T{last}: " + "; ".join(parts)
             + f"; every task learned to at least {metrics[f'{prefix}min_task_acc']:.1%}")
 
 
-def primary_kinds(metrics=metrics):
-    """Each layer's sharing on the primary setting's last task shown, judged from a run's ``metrics``."""
-    return {l: layer_kind("", l, metrics) for l in upper}
+def primary_kinds(metrics=metrics, task=last):
+    """Each layer's sharing on the primary setting's task ``task`` (the last shown unless given), judged from a
+    run's ``metrics``."""
+    return {l: layer_kind("", l, metrics, task) for l in upper}
 
 
 def no_reuse_status(kinds):
@@ -225,6 +231,11 @@ for i, text in enumerate(setting_verdicts):
     glue(f"verdict_{i}", text)
     print(text)
 glue("verdicts", " — ".join(setting_verdicts))
+by_task = "; ".join(f"T{p + 1} {no_reuse_status(primary_kinds(task=p + 1))} ("
+                    + ", ".join(f"layer {l} {layer_reading('', l, task=p + 1)[2]}" for l in upper) + ")"
+                    for p in shown_tasks)
+glue("by_task", by_task)
+print(by_task)
 kinds = primary_kinds()
 status = no_reuse_status(kinds)
 glue("claim_status", status)
@@ -284,6 +295,9 @@ print(beside_cpu)
 # {glue:text}`agreement`
 #
 # All settings: {glue:text}`verdicts`.
+#
+# The claim of no reuse, task by task for the primary setting (the same rule on each task shown):
+# {glue:text}`by_task`.
 #
 # On the last task shown, the new mask of the primary setting lies in previously used weights for
 # {glue:text}`mean_shared_last_task:.1%` of its layer-2–4 weights on average, against
