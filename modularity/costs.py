@@ -209,6 +209,13 @@ def units_core_hours(manifest: dict) -> float | None:
     return None
 
 
+def cost_known(manifest: dict) -> bool:
+    """Whether a run's core-hours are known: made at once, or in parts with every unit timed (a unit that read
+    stages stored before stages recorded their cost took an unknown time, and the last part's wall time is only
+    what the last sitting took, so such a run is no reference for an estimate)."""
+    return made_in_parts(manifest) is None or units_core_hours(manifest) is not None
+
+
 def core_hours(manifest: dict) -> float:
     """A run's wall time × the CPUs it computed on: its Ray workers' (all the machine's when the count was not
     recorded), else one; a run made in parts, what its units took (``units_core_hours``)."""
@@ -262,7 +269,8 @@ def _part_reference(name: str, kind: str) -> tuple[str, dict, float] | None:
     for preset in runner.presets_of(name):
         if preset == runner.TEST_PRESET or runner.status(name, preset)[0] not in runner.CURRENT_STATES:
             continue
-        hours = part_core_hours(runner.read_manifest(name, preset), kind)
+        manifest = runner.read_manifest(name, preset)
+        hours = part_core_hours(manifest, kind) if cost_known(manifest) else None
         if hours:
             params = runner.resolved_parameters(name, preset)
             candidates.append((part_work(name, params, kind), preset, params, hours))
@@ -284,12 +292,13 @@ def _part_estimate(name: str, target: dict, kind: str) -> tuple[float, str] | No
 
 
 def _references(name: str, preset: str) -> list[tuple[str, dict]]:
-    """The fresh runs of the other book presets of ``name`` (same architecture), the one that did the most work
-    first."""
+    """The fresh runs of the other book presets of ``name`` (same architecture) whose cost is known, the one that
+    did the most work first."""
     target = runner.resolved_parameters(name, preset)
     candidates = []
     for other in runner.presets_of(name):
-        if other in (preset, runner.TEST_PRESET) or runner.status(name, other)[0] not in runner.CURRENT_STATES:
+        if (other in (preset, runner.TEST_PRESET) or runner.status(name, other)[0] not in runner.CURRENT_STATES
+                or not cost_known(runner.read_manifest(name, other))):
             continue
         params = runner.resolved_parameters(name, other)
         # another architecture's time says nothing about this one, unless work counts multiply-adds

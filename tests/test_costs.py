@@ -119,6 +119,9 @@ def test_the_estimate_scales_from_the_fresh_run_that_did_the_most_work(monkeypat
     assert reference == "big" and hours == pytest.approx(4.0) and left_out == []
     described = costs.describe("importance_coherence", "paper")
     assert described.startswith("≈ 4 h on one CPU core (estimated from the `big` run")
+    # made in parts from stages stored before they were timed: its cost is unknown, so it is no reference
+    manifests["big"] |= {"units": {"count": 2, "computed_here": 2, "reused_stages": 4, "timed": 0, "core_s": 0.0}}
+    assert costs.estimate("importance_coherence", "paper")[:3:2] == (pytest.approx(8.0), "cpu")
     manifests.pop("big")
     assert costs.estimate("importance_coherence", "paper")[:3:2] == (pytest.approx(8.0), "cpu")
 
