@@ -254,7 +254,7 @@ fewer_tasks = ""
 if n_tasks < PAPER_N_TASKS:  # the front page then says what the status covers
     fewer_tasks = (f" It trained only the first {n_tasks} of the paper's {PAPER_N_TASKS} tasks, so it judges reuse on "
                    f"T{last}, where fewer earlier tasks have claimed weights than on the paper's later tasks.")
-    glue("claim_scope", f"on T{last} only: the run trained the first {n_tasks} of the paper's {PAPER_N_TASKS} tasks")
+    glue("claim_scope", f"judged on T{last}: the run trained the first {n_tasks} of the paper's {PAPER_N_TASKS} tasks")
 glue("steps_note", f"At this preset each task trains for {steps_per_task:,} of the paper's {PAPER_STEPS_PER_TASK:,} "
      "steps, so the masks are less pruned and the chance level is higher than it would be there. It also gives the "
      "re-initialised weights little time to become useful, while the frozen ones already are: whether the reuse "
