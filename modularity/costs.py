@@ -197,6 +197,10 @@ def made_in_parts(manifest: dict) -> str | None:
         which = "all units" if units["timed"] == units["count"] else \
             f"the {units['timed']} timed unit{'s' if units['timed'] != 1 else ''}"
         text += f"; {which} took {units['core_s'] / 3600:.1f} core-hours"
+    untimed = units["count"] - units["timed"]
+    if untimed:
+        text += (f"; what {'all' if untimed == units['count'] else untimed} of its units cost is unknown (made "
+                 "before units, or the stages they read, recorded their cost)")
     return text
 
 

@@ -95,7 +95,13 @@ def test_a_run_made_in_parts_says_so_and_counts_what_all_its_units_took():
                                           "others read from the per-seed cache; all units took 10.0 core-hours")
     assert costs.core_hours(parts) == pytest.approx(10.0)
     untimed = {**whole, "units": {"count": 4, "computed_here": 1, "timed": 1, "core_s": 3600.0}}
-    assert costs.made_in_parts(untimed).endswith("; the 1 timed unit took 1.0 core-hours")
+    assert costs.made_in_parts(untimed).endswith("; the 1 timed unit took 1.0 core-hours; what 3 of its units cost "
+                                                 "is unknown (made before units, or the stages they read, recorded "
+                                                 "their cost)")
+    none_timed = {**whole, "units": {"count": 2, "computed_here": 2, "reused_stages": 8, "timed": 0, "core_s": 0.0}}
+    assert costs.made_in_parts(none_timed) == (
+        "made in parts: 8 finished stages of the units it computed read from the per-seed cache; what all of its "
+        "units cost is unknown (made before units, or the stages they read, recorded their cost)")
     assert costs.core_hours(untimed) == pytest.approx(1.0)  # not all timed: the last part's wall time
     assert costs.units_core_hours(parts) == pytest.approx(10.0)
     assert costs.units_core_hours(untimed) is None and costs.units_core_hours(whole) is None
