@@ -57,8 +57,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # seed computes: editing them calls for re-rendering a chapter, not retraining it (a test checks that no
 # experiment computes with them).
 RENDER_ONLY = {"__main__.py", "authors.py", "bench.py", "bench_clustering.py", "book.py", "cache.py", "certify.py",
-               "chance.py", "clusterability_report.py", "comparison.py", "costs.py",
-               "glue.py", "parameters.py", "plots.py", "provenance.py", "ray_executor.py", "readme.py", "runner.py",
+               "chance.py", "clusterability_report.py", "comparison.py", "costs.py", "glue.py", "judged.py",
+               "parameters.py", "plots.py", "provenance.py", "ray_executor.py", "readme.py", "runner.py",
                "stats.py", "tables.py", "verdicts.py"}
 # Modules that only run notebooks and publish them — they never shape a number, a word or a figure of a page,
 # so editing them leaves every run fresh.

@@ -54,7 +54,7 @@ import pandas as pd
 import torch
 from scipy import stats as scipy_stats
 
-from modularity import cache, chance, verdicts, provenance, stats, tables, plots
+from modularity import cache, chance, judged, verdicts, provenance, stats, tables, plots
 from modularity.data import arithmetic
 from modularity.experiments import addmul, stages
 from modularity.glue import glue
@@ -201,13 +201,16 @@ levels = {b: verdicts.overlap_level(excess_by_beta[b]) for b in betas}
 if np.isnan(rho):
     sharing_part = "too few β values to measure a trend in sharing"
 else:
-    direction = lambda r: "falls" if r <= -0.5 else "rises" if r >= 0.5 else "shows no consistent trend"  # noqa: E731
+    TREND_AT = (-0.5, 0.5)  # Spearman's ρ at which a trend counts as consistent, either way
+    direction = lambda r: ("falls" if r <= TREND_AT[0] else "rises" if r >= TREND_AT[1]  # noqa: E731
+                           else "shows no consistent trend")
     rho_excess = scipy_stats.spearmanr(sub["beta"], sub["sharing beyond chance"]).statistic
     metrics["spearman_beta_excess"] = float(rho_excess)
     glue("spearman_beta_excess", float(rho_excess))
-    sharing_part = (f"the shared fraction {direction(rho)} as β grows (Spearman ρ = {rho:.2f}), between "
+    sharing_part = (f"the shared fraction {direction(rho)} as β grows "
+                    f"(Spearman ρ = {judged.shown_against(rho, TREND_AT)}), between "
                     f"{shared_by_beta.min():.1%} and {shared_by_beta.max():.1%}; beyond chance it "
-                    f"{direction(rho_excess)} (ρ = {rho_excess:.2f}), "
+                    f"{direction(rho_excess)} (ρ = {judged.shown_against(rho_excess, TREND_AT)}), "
                     + ", ".join(f"{levels[b]} at β = {b:g}" for b in betas))
 verdict = f"{networks[0]}: {accuracy_part}; {sharing_part}."
 glue("verdict", verdict)

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from modularity import cache, chance, mask_algebra, plots, provenance, stats, verdicts, tables
+from modularity import cache, chance, judged, mask_algebra, plots, provenance, stats, verdicts, tables
 from modularity.data import pair_arithmetic
 from modularity.experiments import doubleadd, stages
 from modularity.glue import glue
@@ -231,7 +231,7 @@ def verdict(m):
     hidden, hidden_chance = metrics[f"{m}_hidden_iou_pair1_pair2"], metrics[f"{m}_hidden_iou_pair1_pair2_chance"]
     level = verdicts.overlap_level(metrics[f"{m}_hidden_iou_pair1_pair2_excess"])
     parts = [f"hidden-layer IoU of the pair masks {hidden:.2f} against {hidden_chance:.2f} by chance ({level} "
-             f"overlap; excess {metrics[f'{m}_hidden_iou_pair1_pair2_excess']:.2f})"]
+             f"overlap; excess {judged.excess(metrics[f'{m}_hidden_iou_pair1_pair2_excess'])})"]
     separable = []
     for own, other in (("pair1", "pair2"), ("pair2", "pair1")):
         text, ok = removal(m, own, other)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from modularity import chance, verdicts
+from modularity import chance, judged, verdicts
 from modularity.mask_algebra import Mask
 
 
@@ -194,3 +194,29 @@ def test_a_large_graph_keeps_pace_from_the_mlp_graphs_speed_up_on():
     assert bench_clustering.keeps_pace(5.9, 5.9) == bench_clustering.keeps_pace(7.0, 5.9) == (
         "as far ahead as on the MLP graphs")
     assert bench_clustering.keeps_pace(5.89, 5.9) == "less far ahead than on the MLP graphs"
+
+
+@pytest.mark.parametrize("value, shown", [
+    (0.4996, "0.4996"),   # would read 0.50 beside "partial"
+    (0.5, "0.50"),        # on the threshold: strong, and reads so
+    (0.50004, "0.50004"),  # a rounded number sits on a threshold only when the value does
+    (0.0999, "0.0999"),   # would read 0.10 beside "about chance"
+    (0.1, "0.10"),
+    (0.31, "0.31"),       # far from every threshold: two decimals
+    (-0.034, "-0.03"),
+    (0.49999999, "0.49999999"),
+])
+def test_a_judged_number_never_reads_across_its_threshold(value, shown):
+    text = judged.excess(value)
+    assert text == shown
+    assert verdicts.overlap_level(float(text)) == verdicts.overlap_level(value)
+
+
+def test_a_rule_with_an_inclusive_upper_side_is_shown_on_its_side_too():
+    # beta_sensitivity: "falls" when Spearman's ρ <= -0.5, so -0.4996 (no consistent trend) must not read -0.50
+    assert judged.shown_against(-0.4996, [-0.5, 0.5]) == "-0.4996"
+    assert judged.shown_against(-0.5, [-0.5, 0.5]) == "-0.50"
+
+
+def test_an_undefined_judged_number_reads_nan():
+    assert judged.shown_against(float("nan"), [0.5]) == "nan"
