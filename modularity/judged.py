@@ -25,7 +25,7 @@ def shown_against(value: float | None, thresholds: Iterable[float], digits: int 
     for rules that include the threshold on either side (≥ and ≤ alike)."""
     if value is None or math.isnan(value):
         return "nan"
-    thresholds = list(thresholds)
+    value, thresholds = float(value), [float(t) for t in thresholds]  # numpy scalars compare to numpy booleans
     for places in range(digits, max_digits + 1):
         text = f"{value:.{places}f}"
         if all(_side(float(text), t) == _side(value, t) for t in thresholds):

@@ -218,5 +218,11 @@ def test_a_rule_with_an_inclusive_upper_side_is_shown_on_its_side_too():
     assert judged.shown_against(-0.5, [-0.5, 0.5]) == "-0.50"
 
 
+def test_a_numpy_scalar_is_shown_like_a_float():
+    import numpy as np
+
+    assert judged.shown_against(np.float64(-0.4996), (-0.5, 0.5)) == "-0.4996"
+
+
 def test_an_undefined_judged_number_reads_nan():
     assert judged.shown_against(float("nan"), [0.5]) == "nan"
