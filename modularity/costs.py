@@ -266,15 +266,23 @@ def part_core_hours(manifest: dict, kind: str) -> float | None:
     return sum(seconds) / 3600 if seconds else None
 
 
+def _priced_runs(name: str, besides: str | None = None):
+    """``(preset, manifest)`` of every fresh book run of ``name`` (other than ``besides``) whose cost is known:
+    the runs an estimate may scale from."""
+    for preset in runner.presets_of(name):
+        if preset in (besides, runner.TEST_PRESET) or runner.status(name, preset)[0] not in runner.CURRENT_STATES:
+            continue
+        manifest = runner.read_manifest(name, preset)
+        if cost_known(manifest):
+            yield preset, manifest
+
+
 def _part_reference(name: str, kind: str) -> tuple[str, dict, float] | None:
     """``(preset, parameters, core-hours of its units of this kind)`` of the fresh run whose small CNNs or VGGs
     did the most work."""
     candidates = []
-    for preset in runner.presets_of(name):
-        if preset == runner.TEST_PRESET or runner.status(name, preset)[0] not in runner.CURRENT_STATES:
-            continue
-        manifest = runner.read_manifest(name, preset)
-        hours = part_core_hours(manifest, kind) if cost_known(manifest) else None
+    for preset, manifest in _priced_runs(name):
+        hours = part_core_hours(manifest, kind)
         if hours:
             params = runner.resolved_parameters(name, preset)
             candidates.append((part_work(name, params, kind), preset, params, hours))
@@ -300,10 +308,7 @@ def _references(name: str, preset: str) -> list[tuple[str, dict]]:
     did the most work first."""
     target = runner.resolved_parameters(name, preset)
     candidates = []
-    for other in runner.presets_of(name):
-        if (other in (preset, runner.TEST_PRESET) or runner.status(name, other)[0] not in runner.CURRENT_STATES
-                or not cost_known(runner.read_manifest(name, other))):
-            continue
+    for other, _ in _priced_runs(name, besides=preset):
         params = runner.resolved_parameters(name, other)
         # another architecture's time says nothing about this one, unless work counts multiply-adds
         if params.get("model") == target.get("model") or name in ACROSS_ARCHITECTURES:
