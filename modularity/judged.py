@@ -33,6 +33,6 @@ def shown_against(value: float | None, thresholds: Iterable[float], digits: int 
     return repr(float(value))
 
 
-def excess(value: float | None) -> str:
+def shown_excess(value: float | None) -> str:
     """An overlap's excess over chance, as written beside its ``verdicts.overlap_level``."""
     return shown_against(value, OVERLAP_THRESHOLDS)

@@ -156,7 +156,7 @@ glue("claim_status", verdicts.claim_status_from_overlap(level))
 verdict = (f"Two masks trained on the same class pair share a mean IoU of {iou:.2f} over all masked tensors "
            f"(chance {metrics['mask_stability_iou_chance']:.2f}) and {hidden:.2f} without the output layer (chance "
            f"{metrics['mask_stability_iou_without_output_chance']:.2f}): a {level} overlap beyond chance (excess "
-           f"{judged.excess(metrics['mask_stability_iou_without_output_excess'])}).")
+           f"{judged.shown_excess(metrics['mask_stability_iou_without_output_excess'])}).")
 if copy_first_output and "later_pairs_accuracy" in metrics:
     verdict += (f" With the output layer frozen to the first pair's mask, the masks of the later pairs reach "
                 f"{metrics['later_pairs_accuracy']:.1%} on their pair's images (first pairs: "

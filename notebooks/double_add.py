@@ -231,7 +231,7 @@ def verdict(m):
     hidden, hidden_chance = metrics[f"{m}_hidden_iou_pair1_pair2"], metrics[f"{m}_hidden_iou_pair1_pair2_chance"]
     level = verdicts.overlap_level(metrics[f"{m}_hidden_iou_pair1_pair2_excess"])
     parts = [f"hidden-layer IoU of the pair masks {hidden:.2f} against {hidden_chance:.2f} by chance ({level} "
-             f"overlap; excess {judged.excess(metrics[f'{m}_hidden_iou_pair1_pair2_excess'])})"]
+             f"overlap; excess {judged.shown_excess(metrics[f'{m}_hidden_iou_pair1_pair2_excess'])})"]
     separable = []
     for own, other in (("pair1", "pair2"), ("pair2", "pair1")):
         text, ok = removal(m, own, other)

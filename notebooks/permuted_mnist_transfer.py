@@ -200,7 +200,7 @@ def layer_reading(prefix, l, metrics=metrics, task=last):
     kind = layer_kind(prefix, l, metrics, task)
     if kind == "undefined":
         return shared, by_chance, "keeps no weights" if shared != shared else "cannot be judged: chance is 1"
-    return shared, by_chance, f"excess {judged.excess(excess_over)}: {kind}{'' if kind == 'about chance' else ' reuse'}"
+    return shared, by_chance, f"excess {judged.shown_excess(excess_over)}: {kind}{'' if kind == 'about chance' else ' reuse'}"
 
 
 def verdict(index, new_init, metrics=metrics):

@@ -207,7 +207,7 @@ def test_a_large_graph_keeps_pace_from_the_mlp_graphs_speed_up_on():
     (0.49999999, "0.49999999"),
 ])
 def test_a_judged_number_never_reads_across_its_threshold(value, shown):
-    text = judged.excess(value)
+    text = judged.shown_excess(value)
     assert text == shown
     assert verdicts.overlap_level(float(text)) == verdicts.overlap_level(value)
 
