@@ -53,10 +53,13 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="masks: steps/s of base and mask training against a reference "
                            "transcription; stages: batched mask stages against one at a time; breakdown: where a mask "
-                           "step's time goes; clustering: shuffle-null clusterings/s against scikit-learn")
-    bench.add_argument("suite", nargs="?", default="masks", choices=["masks", "stages", "breakdown", "clustering"],
+                           "step's time goes; heap: freed memory kept against returned; clustering: shuffle-null "
+                           "clusterings/s against scikit-learn")
+    bench.add_argument("suite", nargs="?", default="masks",
+                       choices=["masks", "stages", "breakdown", "heap", "clustering"],
                        help="masks (default); stages: mask stages batched against one at a time; breakdown: each "
-                       "part of a mask step timed alone; clustering")
+                       "part of a mask step timed alone; heap: mask training with freed memory kept in the heap "
+                       "against glibc's default; clustering")
     bench.add_argument("--threads", type=int, default=2)
     bench.add_argument("--graphs", type=int, default=16, help="clustering: shuffled graphs per network")
     bench.add_argument("--quick", action="store_true", help="fewer steps (a rough check, not a measurement)")

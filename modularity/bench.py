@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch.func import functional_call
 
-from modularity import machine
+from modularity import heap, machine
 
 EPS = 1e-10
 
@@ -172,26 +172,32 @@ def _run_case(case: Case, threads: int, device: str, fused_kernels: bool, queue)
     if dev.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     for i in range(case.steps):
         step(case.warmup + i)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    faulted = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before) * resource.getpagesize()
     peak = (torch.cuda.max_memory_allocated() if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     queue.put({"case": case.name, "mode": case.mode, "device": device, "steps": case.steps,
                "seconds": seconds, "steps_per_s": case.steps / seconds,
-               "stage_steps_per_s": case.n_stages * case.steps / seconds, "peak_memory_mb": peak / 2**20})
+               "stage_steps_per_s": case.n_stages * case.steps / seconds, "peak_memory_mb": peak / 2**20,
+               "faulted_mb_per_step": faulted / case.steps / 2**20})
 
 
-def in_child(target: Callable, *args, what: str) -> dict:
+def in_child(target: Callable, *args, what: str, kept_heap: bool = True) -> dict:
     """Run ``target(*args, queue)`` in a fresh process (its own peak memory, its own compile cache) and return
-    what it puts on the queue; ``what`` names it in the error when the process dies first."""
+    what it puts on the queue; ``what`` names it in the error when the process dies first. The process keeps
+    its freed memory as the runner's kernels do (``heap``), or with ``kept_heap=False`` returns it as glibc's
+    default does."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))
-    process.start()
+    with heap.for_children(kept_heap):
+        process.start()
     while True:  # never wait on a child that has died: poll the queue and the process together
         try:
             result = queue.get(timeout=1.0)
@@ -204,14 +210,15 @@ def in_child(target: Callable, *args, what: str) -> dict:
     return result
 
 
-def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True) -> dict:
-    return in_child(_run_case, case, threads, device, fused_kernels, what=f"{case.name} ({case.mode}, {device})")
+def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True, kept_heap: bool = True) -> dict:
+    return in_child(_run_case, case, threads, device, fused_kernels, what=f"{case.name} ({case.mode}, {device})",
+                    kept_heap=kept_heap)
 
 
 def environment(threads: int) -> dict:
     return {"torch": torch.__version__, "python": platform.python_version(), "threads": threads,
             "cpu": machine.cpu_model(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
-            "allocator": os.environ.get("LD_PRELOAD") or "default (glibc malloc; CUDA caching allocator on GPU)",
+            "allocator": os.environ.get("LD_PRELOAD") or heap.describe({**os.environ, **heap.child_environment()}),
             "cuda_alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
@@ -279,6 +286,32 @@ def benchmark_stages(threads: int = 2, scale: float = 1.0, devices: list[str] | 
             "batched_stages_speedup": speedups}
 
 
+def benchmark_heap(threads: int = 2, scale: float = 1.0, models: list[str] | None = None, progress=print) -> dict:
+    """Mask training with freed memory kept in the heap (the project's setting, ``heap``) against glibc's
+    default of returning large blocks to the system, timed in the same run, with the memory each step faults
+    in (new pages the kernel maps and zeroes)."""
+    results, speedups = [], {}
+    for case in cases(models or list(MODELS), scale):
+        if case.mode != "mask":
+            continue
+        rate = {}
+        for kept in (True, False):
+            result = dict(run_case(case, threads, "cpu", kept_heap=kept), heap="kept" if kept else "returned")
+            progress(f"{case.name:<16} freed memory {result['heap']:<8} {result['steps_per_s']:8.2f} steps/s, "
+                     f"{result['faulted_mb_per_step']:7.1f} MB faulted in per step")
+            results.append(result)
+            rate[kept] = result["steps_per_s"]
+        speedups[case.name] = rate[True] / rate[False]
+    return {"environment": environment(threads), "results": results, "kept_heap_speedup": speedups}
+
+
+def keeping_memory_pays(speedup: float) -> str:
+    """The verdict on keeping freed memory in the heap: worth it from 1.1× up, a loss below 0.95×."""
+    if speedup >= 1.1:
+        return "keeping freed memory pays"
+    return "keeping freed memory costs time" if speedup < 0.95 else "keeping freed memory makes no difference"
+
+
 def batching_pays(speedup: float) -> str:
     """The verdict on training mask stages together: worth it from 1.5× up, a loss below 1×."""
     if speedup >= 1.5:
@@ -308,6 +341,10 @@ def main(threads: int, quick: bool, output: str | None, suite: str = "masks") ->
         report = benchmark_stages(threads=threads, scale=0.2 if quick else 1.0)
         for key, ratio in report["batched_stages_speedup"].items():
             print(f"{report['stages']} mask stages in one batched pass against one at a time, {key}: {ratio:.2f}×")
+    elif suite == "heap":
+        report = benchmark_heap(threads=threads, scale=0.2 if quick else 1.0)
+        for name, ratio in report["kept_heap_speedup"].items():
+            print(f"mask training with freed memory kept against returned, {name}: {ratio:.2f}×")
     else:
         report = benchmark(threads=threads, scale=0.2 if quick else 1.0)
         print(format_table(report))

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from modularity import cache, provenance
+from modularity import cache, heap, provenance
 
 ADDRESS_ENV, WORKERS_ENV, TASK_CPUS_ENV = "MODULARITY_RAY_ADDRESS", "MODULARITY_RAY_WORKERS", "MODULARITY_RAY_TASK_CPUS"
 PROGRESS_ENV = "MODULARITY_RAY_PROGRESS"
@@ -43,8 +43,10 @@ def _start(ray) -> None:
     address = os.environ.get(ADDRESS_ENV) or None
     workers = int(os.environ[WORKERS_ENV]) if os.environ.get(WORKERS_ENV) and not address else None
     # Worker output and Ray's own log lines would land in the executed notebook: keep them out of it.
+    # Workers keep freed memory as the kernel does (``heap``); on a cluster they do not inherit its environment.
+    kept_heap = {name: os.environ.get(name, value) for name, value in heap.KEPT_HEAP.items()}
     ray.init(address=address, num_cpus=workers, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR)
+             logging_level=logging.ERROR, runtime_env={"env_vars": kept_heap})
 
 
 def _holds_arrays(value, depth: int = 3) -> bool:

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from modularity import __version__, cache, machine, provenance
+from modularity import __version__, cache, heap, machine, provenance
 from modularity.glue import glued_values
 from modularity.parameters import ParameterError, declared_parameters, load_presets, resolve
 
@@ -187,7 +187,8 @@ def hardware() -> dict:
     import torch
 
     return {"cpu": machine.cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "allocator": heap.describe({**os.environ, **heap.child_environment()})}  # as the kernel had it
 
 
 def execute(name: str, preset: str, overrides: dict | None = None, progress: bool = True, render: bool = False,
@@ -241,7 +242,8 @@ def execute(name: str, preset: str, overrides: dict | None = None, progress: boo
                    "JUPYTER_RUNTIME_DIR": str(work / "runtime"),  # kernel connection files go with the work folder
                    cache.RESULTS_IN: str(published_paths.results) if render else None,
                    cache.PARTS_ENV: str(paths.parts.resolve()) if paths.published and not render else None,
-                   cache.RENDER_ONLY_ENV: "1" if render else None} | executor.environment(progress)
+                   cache.RENDER_ONLY_ENV: "1" if render else None} | executor.environment(progress) \
+            | heap.child_environment()  # the kernel keeps freed memory: no page faults on each step
         if progress:  # papermill logs the kernel's printed lines (per-seed progress) at INFO
             _show_papermill_log()
         started, t0 = dt.datetime.now(dt.timezone.utc), time.time()

@@ -188,6 +188,15 @@ def test_batching_mask_stages_pays_from_one_and_a_half_times():
     assert bench.batching_pays(0.99) == "batching costs time"
 
 
+def test_keeping_freed_memory_pays_from_one_point_one_times():
+    from modularity import bench
+
+    assert bench.keeping_memory_pays(1.1) == bench.keeping_memory_pays(2.0) == "keeping freed memory pays"
+    no_difference = "keeping freed memory makes no difference"
+    assert bench.keeping_memory_pays(0.95) == bench.keeping_memory_pays(1.09) == no_difference
+    assert bench.keeping_memory_pays(0.949) == "keeping freed memory costs time"
+
+
 def test_a_large_graph_keeps_pace_from_the_mlp_graphs_speed_up_on():
     from modularity import bench_clustering
 
