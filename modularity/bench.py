@@ -8,11 +8,13 @@ ratio is meaningful on a noisy machine. Each case runs in its own process so its
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
 import platform
 import resource
+import statistics
 import time
 from dataclasses import dataclass
 from queue import Empty
@@ -266,43 +268,78 @@ def benchmark(threads: int = 2, scale: float = 1.0, models: list[str] | None = N
     return {"environment": env, "results": results, "mask_speedup_over_reference": ratios}
 
 
+PAIR_REPEATS = 3  # times each side of a paired comparison is timed
+
+
+def paired(first: Callable[[int], dict], second: Callable[[int], dict], repeats: int, rate: str) -> dict:
+    """Two configurations timed alternately, ``repeats`` times each (``first(i)``, ``second(i)`` for repeat i):
+    a shared machine's speed drifts by tens of percent over minutes, and alternating puts both sides in the same
+    minutes. Returns every result, the medians of ``rate`` and of the memory faulted in per step for each side,
+    the ratio of the ``rate`` medians and the range of the ratios within a repeat."""
+    if repeats < 1:
+        raise ValueError(f"repeats is {repeats}: each side must be timed at least once")
+    firsts, seconds = [], []
+    for i in range(repeats):
+        firsts.append(dict(first(i), repeat=i))
+        seconds.append(dict(second(i), repeat=i))
+    keys = (rate, "faulted_mb_per_step")
+    first_median, second_median = ({key: statistics.median(r[key] for r in side) for key in keys}
+                                   for side in (firsts, seconds))
+    within = [a[rate] / b[rate] for a, b in zip(firsts, seconds)]
+    return {"results": firsts + seconds, "first": first_median, "second": second_median,
+            "ratio": first_median[rate] / second_median[rate], "ratio_range": (min(within), max(within))}
+
+
 def benchmark_stages(threads: int = 2, scale: float = 1.0, devices: list[str] | None = None,
-                     progress=print) -> dict:
+                     repeats: int = PAIR_REPEATS, progress=print) -> dict:
     """Mask stages trained one at a time against all of them in one batched pass, in stage-steps per second
-    (one stage's step on one batch of 128): the speed-up is together / alone, timed in the same run."""
+    (one stage's step on one batch of 128): the speed-up is together / alone, timed alternately in the same run
+    (``paired``), with the memory faulted in per step."""
     devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
-    results, speedups = [], {}
+    results, rates, speedups, ranges = [], {}, {}, {}
     for device in devices:
-        rate = {}
-        for case in cases(list(STAGE_STEPS), scale, STAGE_STEPS):
-            result = run_case(case, threads, device)
-            progress(f"{device:<5} {case.name:<16} {case.mode:<16} {result['stage_steps_per_s']:8.2f} stage-steps/s "
-                     f"(peak {result['peak_memory_mb']:.0f} MB)")
-            results.append(result)
-            rate[case.name, case.mode] = result["stage_steps_per_s"]
         for name in STAGE_STEPS:
-            speedups[f"{device}_{name}"] = rate[name, "stages_together"] / rate[name, "stages_alone"]
-    return {"environment": environment(threads), "stages": STAGES, "results": results,
-            "batched_stages_speedup": speedups}
+            together, alone = (case for mode in ("stages_together", "stages_alone")
+                               for case in cases([name], scale, STAGE_STEPS) if case.mode == mode)
+
+            def timed(case, i, device=device):
+                result = run_case(case, threads, device)
+                progress(f"{device:<5} {case.name:<16} {case.mode:<16} {result['stage_steps_per_s']:8.2f} "
+                         f"stage-steps/s, {result['faulted_mb_per_step']:7.1f} MB faulted in per step (repeat {i + 1})")
+                return result
+
+            pair = paired(functools.partial(timed, together), functools.partial(timed, alone), repeats,
+                          "stage_steps_per_s")
+            results += pair["results"]
+            rates[f"{device}_{name}"] = {"stages_together": pair["first"], "stages_alone": pair["second"]}  # medians
+            speedups[f"{device}_{name}"], ranges[f"{device}_{name}"] = pair["ratio"], pair["ratio_range"]
+    return {"environment": environment(threads), "stages": STAGES, "repeats": repeats, "results": results,
+            "medians": rates, "batched_stages_speedup": speedups,
+            "batched_stages_speedup_range": ranges}
 
 
-def benchmark_heap(threads: int = 2, scale: float = 1.0, models: list[str] | None = None, progress=print) -> dict:
+def benchmark_heap(threads: int = 2, scale: float = 1.0, models: list[str] | None = None,
+                   repeats: int = PAIR_REPEATS, progress=print) -> dict:
     """Mask training with freed memory kept in the heap (the project's setting, ``heap``) against glibc's
-    default of returning large blocks to the system, timed in the same run, with the memory each step faults
-    in (new pages the kernel maps and zeroes)."""
-    results, speedups = [], {}
+    default of returning large blocks to the system, timed alternately in the same run (``paired``), with the
+    memory each step faults in (new pages the kernel maps and zeroes)."""
+    results, rates, speedups, ranges = [], {}, {}, {}
     for case in cases(models or list(MODELS), scale):
         if case.mode != "mask":
             continue
-        rate = {}
-        for kept in (True, False):
+
+        def timed(kept, i, case=case):
             result = dict(run_case(case, threads, "cpu", kept_heap=kept), heap="kept" if kept else "returned")
             progress(f"{case.name:<16} freed memory {result['heap']:<8} {result['steps_per_s']:8.2f} steps/s, "
-                     f"{result['faulted_mb_per_step']:7.1f} MB faulted in per step")
-            results.append(result)
-            rate[kept] = result["steps_per_s"]
-        speedups[case.name] = rate[True] / rate[False]
-    return {"environment": environment(threads), "results": results, "kept_heap_speedup": speedups}
+                     f"{result['faulted_mb_per_step']:7.1f} MB faulted in per step (repeat {i + 1})")
+            return result
+
+        pair = paired(functools.partial(timed, True), functools.partial(timed, False), repeats, "steps_per_s")
+        results += pair["results"]
+        rates[case.name] = {"kept": pair["first"], "returned": pair["second"]}  # medians
+        speedups[case.name], ranges[case.name] = pair["ratio"], pair["ratio_range"]
+    return {"environment": environment(threads), "repeats": repeats, "results": results,
+            "medians": rates, "kept_heap_speedup": speedups, "kept_heap_speedup_range": ranges}
 
 
 def keeping_memory_pays(speedup: float) -> str:
@@ -340,11 +377,15 @@ def main(threads: int, quick: bool, output: str | None, suite: str = "masks") ->
     if suite == "stages":
         report = benchmark_stages(threads=threads, scale=0.2 if quick else 1.0)
         for key, ratio in report["batched_stages_speedup"].items():
-            print(f"{report['stages']} mask stages in one batched pass against one at a time, {key}: {ratio:.2f}×")
+            low, high = report["batched_stages_speedup_range"][key]
+            print(f"{report['stages']} mask stages in one batched pass against one at a time, {key}: {ratio:.2f}× "
+                  f"(median of {report['repeats']}; {low:.2f}–{high:.2f}× within a repeat)")
     elif suite == "heap":
         report = benchmark_heap(threads=threads, scale=0.2 if quick else 1.0)
         for name, ratio in report["kept_heap_speedup"].items():
-            print(f"mask training with freed memory kept against returned, {name}: {ratio:.2f}×")
+            low, high = report["kept_heap_speedup_range"][name]
+            print(f"mask training with freed memory kept against returned, {name}: {ratio:.2f}× "
+                  f"(median of {report['repeats']}; {low:.2f}–{high:.2f}× within a repeat)")
     else:
         report = benchmark(threads=threads, scale=0.2 if quick else 1.0)
         print(format_table(report))

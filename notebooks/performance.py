@@ -29,6 +29,7 @@ models: list[str] = ["fnn_32x2", "fnn_400_400_200", "fnn_2000x4"]  # FNNs to tim
 equivalence_samples: int = 200000  # samples for the distribution checks [at least 1]
 fused_kernels: bool = True  # fuse the mask sampling kernels with torch.compile (False: eager only)
 clustering_graphs: int = 16  # shuffled graphs per network in the clustering benchmark [at least 1]
+repeats: int = 3  # paired comparisons (stages, freed memory): times each side is timed, alternating [at least 1]
 
 # %%
 from modularity.parameters import check_notebook_parameters
@@ -139,30 +140,34 @@ tables.metrics_table(metrics)
 # per second (one stage's step on one batch of 128), in the same run.
 
 # %%
-stages_report = bench.benchmark_stages(threads=threads, scale=steps_scale)
-for r in stages_report["results"]:
-    glue(f"{r['mode']}_stage_steps_per_s_{r['case']}", r["stage_steps_per_s"])
+stages_report = bench.benchmark_stages(threads=threads, scale=steps_scale, repeats=repeats)
+glue("repeats", repeats)
 for key, ratio in stages_report["batched_stages_speedup"].items():
     model = key.removeprefix("cpu_")
+    for mode, median in stages_report["medians"][key].items():
+        glue(f"{mode}_stage_steps_per_s_{model}", median["stage_steps_per_s"])
     glue(f"batched_stages_speedup_{model}", ratio)
+    glue(f"batched_stages_speedup_low_{model}", stages_report["batched_stages_speedup_range"][key][0])
+    glue(f"batched_stages_speedup_high_{model}", stages_report["batched_stages_speedup_range"][key][1])
     glue(f"batched_stages_verdict_{model}", bench.batching_pays(ratio))
 pd.DataFrame([{"model": r["case"], "stages": "together" if r["mode"] == "stages_together" else "one at a time",
-               "stage-steps/s": r["stage_steps_per_s"]} for r in stages_report["results"]]).round(2)
+               "repeat": r["repeat"] + 1, "stage-steps/s": r["stage_steps_per_s"],
+               "faulted in per step [MB]": r["faulted_mb_per_step"]} for r in stages_report["results"]]).round(2)
 
 # %% [markdown]
-# Together, {glue:text}`stages_together_stage_steps_per_s_fnn_400_400_200:.1f` stage-steps/s against
-# {glue:text}`stages_alone_stage_steps_per_s_fnn_400_400_200:.1f` one at a time for the 400-400-200 FNN
-# ({glue:text}`batched_stages_speedup_fnn_400_400_200:.2f`×: {glue:text}`batched_stages_verdict_fnn_400_400_200`),
-# and {glue:text}`batched_stages_speedup_fnn_32x2:.2f`× for the 32-32 FNN
-# ({glue:text}`batched_stages_verdict_fnn_32x2`). Why: every stage-step draws K mask samples of every weight,
-# multiplies the batch by them and back-propagates to the logits, whether the stages run together or not, so
-# batching saves only what each step costs besides that arithmetic — Python, building the autograd graph,
-# launching the optimizer. That overhead dominates a 32-unit network (and a GPU, where every operation is a
-# kernel launch), not a 400-unit one on a CPU core, whose time goes into the elementwise sampling and the
-# matrix products that batching does not shrink; larger stacked tensors also leave the cache (the CIFAR chapter
-# measured its ten class masks together at 0.89× on one thread). Batching stages pays on small networks and
-# accelerators, where that overhead dominates; for the 400-400-200 FNN on this CPU, by the rule above:
-# {glue:text}`batched_stages_verdict_fnn_400_400_200`.
+# Each side was timed {glue:text}`repeats` times, alternating with the other (this machine's speed drifts over
+# minutes); the figures are medians. Together, {glue:text}`stages_together_stage_steps_per_s_fnn_400_400_200:.1f`
+# stage-steps/s against {glue:text}`stages_alone_stage_steps_per_s_fnn_400_400_200:.1f` one at a time for the
+# 400-400-200 FNN ({glue:text}`batched_stages_speedup_fnn_400_400_200:.2f`×, from
+# {glue:text}`batched_stages_speedup_low_fnn_400_400_200:.2f`× to {glue:text}`batched_stages_speedup_high_fnn_400_400_200:.2f`×
+# within a repeat: {glue:text}`batched_stages_verdict_fnn_400_400_200`), and
+# {glue:text}`batched_stages_speedup_fnn_32x2:.2f`× for the 32-32 FNN ({glue:text}`batched_stages_verdict_fnn_32x2`).
+# Why: every stage-step draws K mask samples of every weight, multiplies the batch by them and back-propagates to
+# the logits, whether the stages run together or not, so batching can save only what a step costs besides that
+# arithmetic — Python, building the autograd graph, launching the optimizer. That share is largest on a small
+# network (and on a GPU, where every operation is a kernel launch) and shrinks as the network widens, since the
+# arithmetic grows with the number of weights and the overhead does not. So batching stages pays most on small
+# networks and accelerators, and on a CPU less the wider the network.
 
 # %% [markdown]
 # ## Where a mask step's time goes
@@ -204,14 +209,16 @@ glue("mask_step_summary", bench_mask_step.summary(breakdowns[largest]))
 # FNN's mask step is timed both ways in the same run, with the memory faulted in per step.
 
 # %%
-heap_report = bench.benchmark_heap(threads=threads, scale=steps_scale, models=models)
-for r in heap_report["results"]:
-    glue(f"faulted_mb_per_step_{r['heap']}_{r['case']}", r["faulted_mb_per_step"])
-    glue(f"mask_steps_per_s_{r['heap']}_heap_{r['case']}", r["steps_per_s"])
+heap_report = bench.benchmark_heap(threads=threads, scale=steps_scale, models=models, repeats=repeats)
 for model, ratio in heap_report["kept_heap_speedup"].items():
+    for heap, median in heap_report["medians"][model].items():
+        glue(f"mask_steps_per_s_{heap}_heap_{model}", median["steps_per_s"])
+        glue(f"faulted_mb_per_step_{heap}_{model}", median["faulted_mb_per_step"])
     glue(f"kept_heap_speedup_{model}", ratio)
+    glue(f"kept_heap_speedup_low_{model}", heap_report["kept_heap_speedup_range"][model][0])
+    glue(f"kept_heap_speedup_high_{model}", heap_report["kept_heap_speedup_range"][model][1])
     glue(f"kept_heap_verdict_{model}", bench.keeping_memory_pays(ratio))
-pd.DataFrame([{"model": r["case"], "freed memory": r["heap"], "mask steps/s": r["steps_per_s"],
+pd.DataFrame([{"model": r["case"], "freed memory": r["heap"], "repeat": r["repeat"] + 1, "mask steps/s": r["steps_per_s"],
                "faulted in per step [MB]": r["faulted_mb_per_step"]} for r in heap_report["results"]]).round(2)
 
 # %% [markdown]
@@ -219,7 +226,9 @@ pd.DataFrame([{"model": r["case"], "freed memory": r["heap"], "mask steps/s": r[
 # {glue:text}`faulted_mb_per_step_returned_fnn_2000x4:.0f` MB and ran at
 # {glue:text}`mask_steps_per_s_returned_heap_fnn_2000x4:.2f` steps/s; with it kept,
 # {glue:text}`faulted_mb_per_step_kept_fnn_2000x4:.0f` MB and {glue:text}`mask_steps_per_s_kept_heap_fnn_2000x4:.2f`
-# steps/s: {glue:text}`kept_heap_speedup_fnn_2000x4:.2f`×, {glue:text}`kept_heap_verdict_fnn_2000x4`. The step with
+# steps/s (medians of {glue:text}`repeats`, timed alternately): {glue:text}`kept_heap_speedup_fnn_2000x4:.2f`×, from
+# {glue:text}`kept_heap_speedup_low_fnn_2000x4:.2f`× to {glue:text}`kept_heap_speedup_high_fnn_2000x4:.2f`× within a
+# repeat: {glue:text}`kept_heap_verdict_fnn_2000x4`. The step with
 # memory returned is the project's mask step as it ran before this setting (the same kernels and the same random
 # values), so this ratio is what the setting gained, timed in one run. The 400-400-200 FNN's tensors (a few MB
 # each) stay below glibc's threshold: {glue:text}`faulted_mb_per_step_returned_fnn_400_400_200:.1f` MB faulted in per

@@ -67,3 +67,24 @@ def test_ray_workers_get_the_variables_even_on_a_cluster(monkeypatch):
     ray_executor._start(fake)
     assert fake.kwargs["address"] == "10.0.0.1:6379"
     assert fake.kwargs["runtime_env"]["env_vars"] == {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "12345"}
+
+
+def test_a_paired_comparison_alternates_and_takes_medians():
+    from modularity import bench
+
+    order = []
+
+    def side(name, rates):
+        def run(i):
+            order.append((name, i))
+            return {"steps_per_s": rates[i], "faulted_mb_per_step": 10.0 * i}
+        return run
+
+    pair = bench.paired(side("a", [4.0, 6.0, 5.0]), side("b", [2.0, 2.0, 4.0]), 3, "steps_per_s")
+    assert order == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    assert pair["first"] == {"steps_per_s": 5.0, "faulted_mb_per_step": 10.0}
+    assert pair["second"] == {"steps_per_s": 2.0, "faulted_mb_per_step": 10.0}
+    assert pair["ratio"] == 2.5 and pair["ratio_range"] == (1.25, 3.0)
+    assert [r["repeat"] for r in pair["results"]] == [0, 1, 2, 0, 1, 2]
+    with pytest.raises(ValueError, match="at least once"):
+        bench.paired(side("a", [1.0]), side("b", [1.0]), 0, "steps_per_s")
