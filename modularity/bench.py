@@ -342,11 +342,15 @@ def benchmark_heap(threads: int = 2, scale: float = 1.0, models: list[str] | Non
             "medians": rates, "kept_heap_speedup": speedups, "kept_heap_speedup_range": ranges}
 
 
-def keeping_memory_pays(speedup: float) -> str:
-    """The verdict on keeping freed memory in the heap: worth it from 1.1× up, a loss below 0.95×."""
-    if speedup >= 1.1:
+def keeping_memory_pays(speedup: float, low: float, high: float) -> str:
+    """The verdict on keeping freed memory in the heap, from the median ratio and its range within a repeat
+    (``paired``): it pays from 1.1× up and costs time below 0.95×, each only when every repeat is on the same
+    side of 1; otherwise the difference is within this machine's drift."""
+    if speedup >= 1.1 and low > 1.0:
         return "keeping freed memory pays"
-    return "keeping freed memory costs time" if speedup < 0.95 else "keeping freed memory makes no difference"
+    if speedup < 0.95 and high < 1.0:
+        return "keeping freed memory costs time"
+    return "no clear difference"
 
 
 def batching_pays(speedup: float) -> str:

@@ -215,9 +215,10 @@ for model, ratio in heap_report["kept_heap_speedup"].items():
         glue(f"mask_steps_per_s_{heap}_heap_{model}", median["steps_per_s"])
         glue(f"faulted_mb_per_step_{heap}_{model}", median["faulted_mb_per_step"])
     glue(f"kept_heap_speedup_{model}", ratio)
-    glue(f"kept_heap_speedup_low_{model}", heap_report["kept_heap_speedup_range"][model][0])
-    glue(f"kept_heap_speedup_high_{model}", heap_report["kept_heap_speedup_range"][model][1])
-    glue(f"kept_heap_verdict_{model}", bench.keeping_memory_pays(ratio))
+    low, high = heap_report["kept_heap_speedup_range"][model]
+    glue(f"kept_heap_speedup_low_{model}", low)
+    glue(f"kept_heap_speedup_high_{model}", high)
+    glue(f"kept_heap_verdict_{model}", bench.keeping_memory_pays(ratio, low, high))
 pd.DataFrame([{"model": r["case"], "freed memory": r["heap"], "repeat": r["repeat"] + 1, "mask steps/s": r["steps_per_s"],
                "faulted in per step [MB]": r["faulted_mb_per_step"]} for r in heap_report["results"]]).round(2)
 
