@@ -377,21 +377,24 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def paired_lines(report: dict, what: str, speedups: str) -> list[str]:
+    """One line per comparison of a paired report: the median ratio and its range within a repeat."""
+    return [f"{what}, {key}: {ratio:.2f}× (median of {report['repeats']}; {low:.2f}–{high:.2f}× within a repeat)"
+            for key, ratio in report[speedups].items() for low, high in [report[f"{speedups}_range"][key]]]
+
+
 def main(threads: int, quick: bool, output: str | None, suite: str = "masks") -> int:
+    scale = 0.2 if quick else 1.0
     if suite == "stages":
-        report = benchmark_stages(threads=threads, scale=0.2 if quick else 1.0)
-        for key, ratio in report["batched_stages_speedup"].items():
-            low, high = report["batched_stages_speedup_range"][key]
-            print(f"{report['stages']} mask stages in one batched pass against one at a time, {key}: {ratio:.2f}× "
-                  f"(median of {report['repeats']}; {low:.2f}–{high:.2f}× within a repeat)")
+        report = benchmark_stages(threads=threads, scale=scale)
+        print("\n".join(paired_lines(report, f"{report['stages']} mask stages in one batched pass against one at "
+                                              "a time", "batched_stages_speedup")))
     elif suite == "heap":
-        report = benchmark_heap(threads=threads, scale=0.2 if quick else 1.0)
-        for name, ratio in report["kept_heap_speedup"].items():
-            low, high = report["kept_heap_speedup_range"][name]
-            print(f"mask training with freed memory kept against returned, {name}: {ratio:.2f}× "
-                  f"(median of {report['repeats']}; {low:.2f}–{high:.2f}× within a repeat)")
+        report = benchmark_heap(threads=threads, scale=scale)
+        print("\n".join(paired_lines(report, "mask training with freed memory kept against returned",
+                                      "kept_heap_speedup")))
     else:
-        report = benchmark(threads=threads, scale=0.2 if quick else 1.0)
+        report = benchmark(threads=threads, scale=scale)
         print(format_table(report))
     if output:
         with open(output, "w") as handle:
