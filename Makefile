@@ -18,8 +18,12 @@ data: $(VENV)/.installed
 book: data
 	$(PY) -m modularity book
 
+# Two workers share the cores (a smoke notebook mostly waits on one); tests that write the same files are
+# grouped onto one worker (xdist_group marks), so plain `pytest` still runs the same tests one after another.
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 run: $(VENV)/.installed
 	$(PY) -m modularity run $(NOTEBOOK) $(if $(PRESET),--preset $(PRESET),)

@@ -12,6 +12,9 @@ import yaml
 from modularity import book
 from modularity.glue import glued_values
 
+# One build of book/_build per test session: with parallel workers (``-n``) all of this file runs in one of them.
+pytestmark = pytest.mark.xdist_group("book")
+
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

@@ -34,6 +34,7 @@ def test_executor_options_are_validated(kwargs):
         runner.Executor(**kwargs)
 
 
+@pytest.mark.xdist_group("smoke-add_mul")  # the same runs_local/add_mul/smoke as the notebook test
 def test_a_smoke_run_on_ray_with_two_workers_equals_the_local_one(tmp_path, monkeypatch, data_root):
     pytest.importorskip("ray")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # both executors compute with one thread per unit
