@@ -13,7 +13,7 @@ USER_DATA_ROOT = os.environ.get("MODULARITY_DATA") or data_root_module.DEFAULT  
 # Small tensors: one thread avoids OpenMP spin contention with anything else on a 2-core machine.
 torch.set_num_threads(1)
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # Parallel workers share the cores: notebook kernels and benchmark children they start take one thread too,
+    # Parallel workers share the cores: processes they start (notebook kernels) default to one thread too,
     # where OpenMP threads spinning against each other's would make every smoke run several times slower.
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
