@@ -1,5 +1,7 @@
 """The parallel CPU uniform generator: right distribution, seeded by torch, fresh on every call."""
 
+import numpy as np
+import pytest
 import torch
 
 from modularity import fast_random
@@ -29,3 +31,12 @@ def test_small_requests_use_torch_rand():
     expected = torch.rand(10)
     torch.manual_seed(2)
     assert torch.equal(fast_random.uniform((10,)), expected)
+
+
+@pytest.mark.parametrize("size", [fast_random.CHUNK_ELEMENTS, fast_random.CHUNK_ELEMENTS - 1, 1, 1000003])
+def test_a_chunk_holds_exactly_the_numbers_numpys_generator_gives(size):
+    seed = np.random.SeedSequence(12345).spawn(3)[2]
+    expected = np.random.Generator(np.random.SFC64(seed)).random(size, dtype=np.float32)
+    chunk = np.full(size, np.nan, dtype=np.float32)
+    fast_random._fill(chunk, seed)
+    assert np.array_equal(chunk, expected)
