@@ -220,7 +220,7 @@ def run_case(case: Case, threads: int, device: str, fused_kernels: bool = True, 
 def environment(threads: int) -> dict:
     return {"torch": torch.__version__, "python": platform.python_version(), "threads": threads,
             "cpu": machine.cpu_model(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
-            "allocator": os.environ.get("LD_PRELOAD") or heap.describe({**os.environ, **heap.child_environment()}),
+            "allocator": os.environ.get("LD_PRELOAD") or heap.describe(heap.as_children_get()),
             "cuda_alloc_conf": os.environ.get("PYTORCH_CUDA_ALLOC_CONF"),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
@@ -299,8 +299,7 @@ def benchmark_stages(threads: int = 2, scale: float = 1.0, devices: list[str] | 
     results, rates, speedups, ranges = [], {}, {}, {}
     for device in devices:
         for name in STAGE_STEPS:
-            together, alone = (case for mode in ("stages_together", "stages_alone")
-                               for case in cases([name], scale, STAGE_STEPS) if case.mode == mode)
+            by_mode = {case.mode: case for case in cases([name], scale, STAGE_STEPS)}
 
             def timed(case, i, device=device):
                 result = run_case(case, threads, device)
@@ -308,8 +307,8 @@ def benchmark_stages(threads: int = 2, scale: float = 1.0, devices: list[str] | 
                          f"stage-steps/s, {result['faulted_mb_per_step']:7.1f} MB faulted in per step (repeat {i + 1})")
                 return result
 
-            pair = paired(functools.partial(timed, together), functools.partial(timed, alone), repeats,
-                          "stage_steps_per_s")
+            pair = paired(functools.partial(timed, by_mode["stages_together"]),
+                          functools.partial(timed, by_mode["stages_alone"]), repeats, "stage_steps_per_s")
             results += pair["results"]
             rates[f"{device}_{name}"] = {"stages_together": pair["first"], "stages_alone": pair["second"]}  # medians
             speedups[f"{device}_{name}"], ranges[f"{device}_{name}"] = pair["ratio"], pair["ratio_range"]

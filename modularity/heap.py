@@ -28,6 +28,11 @@ def child_environment(current: Mapping[str, str] | None = None) -> dict[str, str
     return {name: value for name, value in KEPT_HEAP.items() if name not in current}
 
 
+def as_children_get() -> dict[str, str]:
+    """The variables as a child process started now gets them: the user's where set, else ``KEPT_HEAP``'s."""
+    return {name: os.environ.get(name, value) for name, value in KEPT_HEAP.items()}
+
+
 def describe(environment: Mapping[str, str] | None = None) -> str:
     """How a process started with ``environment`` treats freed memory, in words."""
     environment = os.environ if environment is None else environment

@@ -44,9 +44,8 @@ def _start(ray) -> None:
     workers = int(os.environ[WORKERS_ENV]) if os.environ.get(WORKERS_ENV) and not address else None
     # Worker output and Ray's own log lines would land in the executed notebook: keep them out of it.
     # Workers keep freed memory as the kernel does (``heap``); on a cluster they do not inherit its environment.
-    kept_heap = {name: os.environ.get(name, value) for name, value in heap.KEPT_HEAP.items()}
     ray.init(address=address, num_cpus=workers, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR, runtime_env={"env_vars": kept_heap})
+             logging_level=logging.ERROR, runtime_env={"env_vars": heap.as_children_get()})
 
 
 def _holds_arrays(value, depth: int = 3) -> bool:

@@ -188,7 +188,7 @@ def hardware() -> dict:
 
     return {"cpu": machine.cpu_model(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "allocator": heap.describe({**os.environ, **heap.child_environment()})}  # as the kernel had it
+            "allocator": heap.describe(heap.as_children_get())}  # as the kernel had it
 
 
 def execute(name: str, preset: str, overrides: dict | None = None, progress: bool = True, render: bool = False,

@@ -26,6 +26,8 @@ def test_a_variable_the_user_set_stays_theirs(monkeypatch):
     monkeypatch.setenv("MALLOC_MMAP_MAX_", "7")
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     assert heap.child_environment() == {"MALLOC_TRIM_THRESHOLD_": heap.KEPT_HEAP["MALLOC_TRIM_THRESHOLD_"]}
+    assert heap.as_children_get() == {"MALLOC_MMAP_MAX_": "7",
+                                      "MALLOC_TRIM_THRESHOLD_": heap.KEPT_HEAP["MALLOC_TRIM_THRESHOLD_"]}
     with heap.for_children(kept=True):
         assert os.environ["MALLOC_MMAP_MAX_"] == "7"
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == heap.KEPT_HEAP["MALLOC_TRIM_THRESHOLD_"]
