@@ -18,12 +18,12 @@ data: $(VENV)/.installed
 book: data
 	$(PY) -m modularity book
 
-# Two workers share the cores (a smoke notebook mostly waits on one); tests that write the same files are
-# grouped onto one worker (xdist_group marks), so plain `pytest` still runs the same tests one after another.
+# Tests run on two pytest-xdist workers; no two tests write the same files (the book is built once, under a
+# lock), so any test may run on any worker. Plain `pytest` runs the same tests one after another.
 TEST_WORKERS ?= 2
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 run: $(VENV)/.installed
 	$(PY) -m modularity run $(NOTEBOOK) $(if $(PRESET),--preset $(PRESET),)

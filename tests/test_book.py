@@ -1,5 +1,6 @@
 """The book builds strictly from the published runs, and a browser shows its figures and glued numbers."""
 
+import fcntl
 import json
 import os
 import re
@@ -12,16 +13,23 @@ import yaml
 from modularity import book
 from modularity.glue import glued_values
 
-# One build of book/_build per test session: with parallel workers (``-n``) all of this file runs in one of them.
-pytestmark = pytest.mark.xdist_group("book")
-
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def built_book():
-    assert book.build(rerun=False) == 0
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """book/_build, built once per test session. With parallel workers (``-n``) this file's tests may run on
+    several of them: the first to get here builds under a lock, the others wait and use its build."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        assert book.build(rerun=False) == 0
+        return book.BOOK / "_build" / "html"
+    shared = tmp_path_factory.getbasetemp().parent  # one folder for all workers of this session
+    with open(shared / "book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "book.built").exists():
+            assert book.build(rerun=False) == 0
+            (shared / "book.built").touch()
     return book.BOOK / "_build" / "html"
 
 

@@ -12,11 +12,8 @@ from modularity import runner
 AWAITING_REPUBLICATION: set[str] = set()  # every legacy run has been republished
 
 
-# A smoke run writes runs_local/NAME/smoke under a lock: tests that run the same notebook at smoke share an
-# xdist group, so parallel workers (``-n``) never take the lock from each other.
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xdist_group(f"smoke-{name}"))
-                                  for name in runner.notebook_names()])
+@pytest.mark.parametrize("name", runner.notebook_names())
 def test_notebook_runs_at_smoke(name, data_root_with_datasets):
     paths = runner.execute(name, "smoke", progress=False)
     assert not paths.published

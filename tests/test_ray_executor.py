@@ -34,9 +34,10 @@ def test_executor_options_are_validated(kwargs):
         runner.Executor(**kwargs)
 
 
-@pytest.mark.xdist_group("smoke-add_mul")  # the same runs_local/add_mul/smoke as the notebook test
 def test_a_smoke_run_on_ray_with_two_workers_equals_the_local_one(tmp_path, monkeypatch, data_root):
     pytest.importorskip("ray")
+    # runs_local of its own: the notebook test may run add_mul at smoke at the same time on another worker (-n)
+    monkeypatch.setattr(runner, "LOCAL_RUNS", tmp_path / "runs_local")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # both executors compute with one thread per unit
     local = runner.execute("add_mul", "smoke", progress=False)
     local_manifest = json.loads(local.manifest.read_text())
