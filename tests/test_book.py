@@ -21,10 +21,8 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 def built_book(tmp_path_factory):
     """book/_build, built once per test session. With parallel workers (``-n``) this file's tests may run on
     several of them: the first to get here builds under a lock, the others wait and use its build."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        assert book.build(rerun=False) == 0
-        return book.BOOK / "_build" / "html"
-    shared = tmp_path_factory.getbasetemp().parent  # one folder for all workers of this session
+    session = tmp_path_factory.getbasetemp()
+    shared = session.parent if os.environ.get("PYTEST_XDIST_WORKER") else session  # a worker's is popen-gwN below it
     with open(shared / "book.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (shared / "book.built").exists():
