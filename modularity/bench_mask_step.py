@@ -114,11 +114,41 @@ def where_time_goes(elementwise_share: float, matmul_share: float) -> str:
     return "faster matrix products (the passes over the sampled elements are the smaller part)"
 
 
+def batching_bound(result: dict) -> float:
+    """The most that training mask stages together could speed up one stage's step, by one ``breakdown``: each
+    stage still needs every timed part for its own samples, so batching can remove at most the rest of the step
+    (1 when the parts, timed alone, add up to the whole step or more)."""
+    parts = sum(result["part_s"].values())
+    return max(1.0, result["step_s"] / parts)
+
+
+def against_bound(measured: float, bound: float) -> str:
+    """How a measured batching speed-up compares with ``batching_bound``."""
+    if measured <= bound:
+        return "within that limit"
+    return "above that limit: together, the parts themselves ran faster (larger tensors, more threads)"
+
+
+def batching_limits(breakdowns: dict[str, dict], speedups: dict[str, float]) -> str:
+    """For each model with a ``breakdown`` and a measured stages speed-up (``bench.benchmark_stages``, keyed
+    by model): the limit the breakdown sets, the measured speed-up and how they compare, in a sentence."""
+    judged = [f"for the {_label(model)} FNN at most {batching_bound(result):.2f}× as fast as one at a time "
+              f"(measured: {speedups[model]:.2f}×, {against_bound(speedups[model], batching_bound(result))})"
+              for model, result in breakdowns.items() if model in speedups]
+    if not judged:
+        return "No network here has both a breakdown and a measured speed-up of stages trained together."
+    return "By this limit, stages trained together can run " + "; ".join(judged) + "."
+
+
+def _label(model: str) -> str:
+    return model.removeprefix("fnn_").replace("_", "-")
+
+
 def summary(result: dict) -> str:
     """One ``breakdown`` in a sentence: the step's time, each kind of part's share, and what a faster step needs."""
     share = result["share"]
     kernels = share["sampling kernel"] + share["logit-gradient kernel"]
-    return (f"A mask step of the {result['case'].removeprefix('fnn_').replace('_', '-')} FNN took "
+    return (f"A mask step of the {_label(result['case'])} FNN took "
             f"{result['step_s'] * 1e3:.1f} ms here. Drawing the uniforms took {share['uniform draws']:.0%} of it and "
             f"the sampling and logit-gradient kernels {kernels:.0%}, so {result['elementwise_share']:.0%} went into "
             f"passes over the K×N sampled elements, against {share['matrix products']:.0%} for the network's forward "

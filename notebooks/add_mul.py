@@ -250,8 +250,9 @@ for m in settings:
     glue(f"{m}_verdict", text)
     print(text)
 glue("claim_status", verdicts.claim_status(all_parts))
-glue("run_size", f"FNN hidden {fnn_hidden}, LSTM {lstm_layers}×{lstm_hidden}, {fnn_base_steps:,} / "
-     f"{lstm_base_steps:,} base steps (FNN / LSTM), {mask_steps:,} steps per mask stage, {seeds} seeds")
+trained_sizes = {"fnn": f"FNN hidden {fnn_hidden} ({fnn_base_steps:,} base steps)",
+                 "lstm": f"LSTM {lstm_layers}×{lstm_hidden} ({lstm_base_steps:,} base steps)"}
+glue("run_size", ", ".join(trained_sizes[m] for m in models) + f", {mask_steps:,} steps per mask stage, {seeds} seeds")
 
 # %% [markdown]
 # ### Beside the `cpu` preset

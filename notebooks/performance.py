@@ -194,10 +194,18 @@ for model, b in breakdowns.items():
     glue(f"mask_step_uniform_share_{model}", b["share"]["uniform draws"])
 largest = max(models, key=lambda m: sum(bench.MODELS[m]))
 glue("mask_step_summary", bench_mask_step.summary(breakdowns[largest]))
+stage_speedups = {key.removeprefix("cpu_"): ratio for key, ratio in stages_report["batched_stages_speedup"].items()
+                  if key.startswith("cpu_")}
+glue("batching_limits", bench_mask_step.batching_limits(breakdowns, stage_speedups))
 (shares * 100).round(1).rename(columns=lambda c: f"{c} [%]")
 
 # %% [markdown]
 # {glue:text}`mask_step_summary`
+#
+# This also limits what training mask stages together (above) can gain. Each stage still needs every part
+# for its own samples, so batching can remove at most the rest of the step. If it removed all of the rest and made
+# no part faster, a stage-step would run (whole step) ÷ (sum of the parts) times as fast.
+# {glue:text}`batching_limits`
 
 # %% [markdown]
 # ## Freed memory: kept in the heap or returned to the system

@@ -22,6 +22,31 @@ def test_the_summary_states_the_shares_it_is_given():
     assert text.endswith("needs fewer passes over the sampled elements (not faster matrix products).")
 
 
+def test_batching_can_remove_at_most_what_the_parts_leave_of_a_step():
+    parts = {"uniform draws": 0.1, "sampling kernel": 0.1, "matrix products": 0.2, "logit-gradient kernel": 0.05,
+             "optimizer": 0.05}  # 0.5 s of a 1 s step
+    assert bench_mask_step.batching_bound({"step_s": 1.0, "part_s": parts}) == pytest.approx(2.0)
+    assert bench_mask_step.batching_bound({"step_s": 0.5, "part_s": parts}) == pytest.approx(1.0)  # no rest
+    assert bench_mask_step.batching_bound({"step_s": 0.45, "part_s": parts}) == 1.0  # parts timed alone add up to more
+
+
+def test_a_measured_batching_speedup_is_judged_against_its_limit():
+    assert bench_mask_step.against_bound(1.55, 1.55) == "within that limit"
+    assert bench_mask_step.against_bound(1.0, 1.55) == "within that limit"
+    assert bench_mask_step.against_bound(1.56, 1.55).startswith("above that limit")
+
+
+def test_the_limits_sentence_judges_every_model_with_both_measurements():
+    parts = {"uniform draws": 0.1, "sampling kernel": 0.1, "matrix products": 0.2, "logit-gradient kernel": 0.05,
+             "optimizer": 0.05}
+    breakdowns = {"fnn_400_400_200": {"step_s": 0.8, "part_s": parts}, "fnn_2000x4": {"step_s": 1.0, "part_s": parts}}
+    text = bench_mask_step.batching_limits(breakdowns, {"fnn_400_400_200": 1.7, "fnn_32x2": 2.0})
+    assert text == ("By this limit, stages trained together can run for the 400-400-200 FNN at most 1.60× as fast as "
+                    "one at a time (measured: 1.70×, above that limit: together, the parts themselves ran faster "
+                    "(larger tensors, more threads)).")
+    assert bench_mask_step.batching_limits(breakdowns, {}).startswith("No network here has both")
+
+
 def test_a_breakdown_times_every_part_beside_the_whole_step():
     result = bench_mask_step.breakdown("fnn_32x2", threads=1, scale=0.05, fused_kernels=False)
     assert set(result["part_s"]) == set(bench_mask_step.PARTS)
