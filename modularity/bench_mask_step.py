@@ -114,30 +114,36 @@ def where_time_goes(elementwise_share: float, matmul_share: float) -> str:
     return "faster matrix products (the passes over the sampled elements are the smaller part)"
 
 
-def batching_bound(result: dict) -> float:
-    """The most that training mask stages together could speed up one stage's step, by one ``breakdown``: each
-    stage still needs every timed part for its own samples, so batching can remove at most the rest of the step
-    (1 when the parts, timed alone, add up to the whole step or more)."""
+def overhead_only_speedup(result: dict) -> float:
+    """How much faster one stage's step would run with mask stages trained together, by one ``breakdown``, if
+    batching only removed the rest of the step (what the parts, timed alone, leave over) and made no part faster:
+    each stage still needs every part for its own samples (1 when the parts add up to the whole step or more)."""
     parts = sum(result["part_s"].values())
     return max(1.0, result["step_s"] / parts)
 
 
-def against_bound(measured: float, bound: float) -> str:
-    """How a measured batching speed-up compares with ``batching_bound``."""
-    if measured <= bound:
-        return "within that limit"
-    return "above that limit: together, the parts themselves ran faster (larger tensors, more threads)"
+def against_overhead_only(measured: float, overhead_only: float) -> str:
+    """What a measured speed-up of stages trained together says against ``overhead_only_speedup``."""
+    if measured < 1.0:
+        return "slower together: batching added more than it removed"
+    if measured <= overhead_only:
+        return "no more than removing the rest explains"
+    return "more than removing the rest explains: together, the parts themselves ran faster"
 
 
-def batching_limits(breakdowns: dict[str, dict], speedups: dict[str, float]) -> str:
-    """For each model with a ``breakdown`` and a measured stages speed-up (``bench.benchmark_stages``, keyed
-    by model): the limit the breakdown sets, the measured speed-up and how they compare, in a sentence."""
-    judged = [f"for the {_label(model)} FNN at most {batching_bound(result):.2f}× as fast as one at a time "
-              f"(measured: {speedups[model]:.2f}×, {against_bound(speedups[model], batching_bound(result))})"
-              for model, result in breakdowns.items() if model in speedups]
+def batching_explained(breakdowns: dict[str, dict], speedups: dict[str, float]) -> str:
+    """For each model with a ``breakdown`` and a measured speed-up of stages trained together
+    (``bench.benchmark_stages``, keyed by model): the overhead-only speed-up beside the measured one, in a
+    sentence."""
+    judged = []
+    for model, result in breakdowns.items():
+        if model in speedups:
+            expected, measured = overhead_only_speedup(result), speedups[model]
+            judged.append(f"{expected:.2f}× as fast for the {_label(model)} FNN, against {measured:.2f}× measured "
+                          f"({against_overhead_only(measured, expected)})")
     if not judged:
         return "No network here has both a breakdown and a measured speed-up of stages trained together."
-    return "By this limit, stages trained together can run " + "; ".join(judged) + "."
+    return "Removing the rest alone would make stages trained together " + "; ".join(judged) + "."
 
 
 def _label(model: str) -> str:

@@ -163,11 +163,12 @@ pd.DataFrame([{"model": r["case"], "stages": "together" if r["mode"] == "stages_
 # within a repeat: {glue:text}`batched_stages_verdict_fnn_400_400_200`), and
 # {glue:text}`batched_stages_speedup_fnn_32x2:.2f`× for the 32-32 FNN ({glue:text}`batched_stages_verdict_fnn_32x2`).
 # Why: every stage-step draws K mask samples of every weight, multiplies the batch by them and back-propagates to
-# the logits, whether the stages run together or not, so batching can save only what a step costs besides that
-# arithmetic — Python, building the autograd graph, launching the optimizer. That share is largest on a small
+# the logits, whether the stages run together or not. Batching saves what a step costs besides that arithmetic —
+# Python, building the autograd graph, launching the optimizer — and hands every operation S times as many
+# elements, which the threads may share better than a small tensor. The overhead is the larger share on a small
 # network (and on a GPU, where every operation is a kernel launch) and shrinks as the network widens, since the
 # arithmetic grows with the number of weights and the overhead does not. So batching stages pays most on small
-# networks and accelerators, and on a CPU less the wider the network.
+# networks and accelerators; the breakdown below separates the two gains.
 
 # %% [markdown]
 # ## Where a mask step's time goes
@@ -196,16 +197,16 @@ largest = max(models, key=lambda m: sum(bench.MODELS[m]))
 glue("mask_step_summary", bench_mask_step.summary(breakdowns[largest]))
 stage_speedups = {key.removeprefix("cpu_"): ratio for key, ratio in stages_report["batched_stages_speedup"].items()
                   if key.startswith("cpu_")}
-glue("batching_limits", bench_mask_step.batching_limits(breakdowns, stage_speedups))
+glue("batching_explained", bench_mask_step.batching_explained(breakdowns, stage_speedups))
 (shares * 100).round(1).rename(columns=lambda c: f"{c} [%]")
 
 # %% [markdown]
 # {glue:text}`mask_step_summary`
 #
-# This also limits what training mask stages together (above) can gain. Each stage still needs every part
-# for its own samples, so batching can remove at most the rest of the step. If it removed all of the rest and made
-# no part faster, a stage-step would run (whole step) ÷ (sum of the parts) times as fast.
-# {glue:text}`batching_limits`
+# The breakdown also separates what training mask stages together (above) gains. Each stage still needs every
+# part for its own samples. If batching only removed the rest of the step and made no part faster, a stage-step
+# would run (whole step) ÷ (sum of the parts) times as fast; a measured speed-up above that means the parts
+# themselves ran faster on the stages' larger tensors. {glue:text}`batching_explained`
 
 # %% [markdown]
 # ## Freed memory: kept in the heap or returned to the system
