@@ -270,7 +270,10 @@ def forward_with_samples(
         return functional_call(model, chunk_weights, chunk, strict=False)
 
     def chunk_by_chunk():
-        outs = [run_chunk({n: w[g] for n, w in weights.items()}, *(c[g] for c in chunks)) for g in range(groups)]
+        # unbind, not w[g]: indexing back-propagates a zero-filled [groups, ...] tensor per chunk (quadratic in
+        # the number of chunks), unbind one stacked gradient
+        per_chunk = {name: w.unbind(0) for name, w in weights.items()}
+        outs = [run_chunk({n: w[g] for n, w in per_chunk.items()}, *(c[g] for c in chunks)) for g in range(groups)]
         return torch.utils._pytree.tree_map(lambda *parts: torch.stack(parts), *outs)
 
     with attention_fastpath_disabled():

@@ -94,3 +94,33 @@ def test_batch_must_split_into_stages_and_samples():
         assert "3 stages" in str(error)
     else:
         raise AssertionError("an indivisible batch must be refused")
+
+
+def test_the_chunk_loop_back_propagates_exactly_what_indexing_each_chunk_would(monkeypatch):
+    """The loop hands each chunk its sample through ``unbind`` (one stacked gradient) rather than ``w[g]`` (a
+    zero-filled full-size gradient per chunk, quadratic in the chunks): the logits' gradients are bit-identical."""
+    torch.manual_seed(1)
+    model = TinyCNN()
+    model.vmap_mask_samples = False
+    names = ["conv.weight", "conv.bias", "output.weight", "output.bias"]
+    n_stages, k, per_chunk = 3, 4, 2
+    staged = masking.StagedMaskLogits.for_model(model, names, n_stages)
+    with torch.no_grad():
+        for _, logit in staged.items():
+            logit.normal_(0, 2)
+    params = dict(model.named_parameters())
+    uniforms = [torch.rand(k, n_stages, *params[n].shape) for n in names]
+    inputs = torch.randn(n_stages * k * per_chunk, 2, 4, 4)
+
+    fixed_uniforms(monkeypatch, uniforms)
+    masking.forward_with_samples(model, staged, inputs, k).square().sum().backward()
+    looped = {n: logit.grad.clone() for n, logit in staged.items()}
+
+    staged.zero_grad()
+    samples = {n: masking._HardConcreteSample.apply(params[n], logit, u).transpose(0, 1).flatten(0, 1)
+               for u, (n, logit) in zip(uniforms, staged.items())}
+    chunks = inputs.reshape(n_stages * k, per_chunk, 2, 4, 4)
+    outs = [torch.func.functional_call(model, {n: w[g] for n, w in samples.items()}, (chunks[g],), strict=False)
+            for g in range(n_stages * k)]
+    torch.stack(outs).square().sum().backward()
+    assert all(torch.equal(looped[n], logit.grad) for n, logit in staged.items())
