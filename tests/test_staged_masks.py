@@ -22,31 +22,38 @@ def fixed_uniforms(monkeypatch, draws):
     monkeypatch.setattr(fast_random, "uniform", lambda shape, device="cpu": queue.pop(0).reshape(shape))
 
 
-def test_staged_forward_and_gradients_equal_separate_stages(monkeypatch):
-    torch.manual_seed(0)
-    model = TinyCNN()
-    names = ["conv.weight", "conv.bias", "output.weight", "output.bias"]
-    n_stages, k, per_stage = 3, 2, 4
-    staged = masking.StagedMaskLogits.for_model(model, names, n_stages)
+NAMES = ["conv.weight", "conv.bias", "output.weight", "output.bias"]
+
+
+def spread_logits(model: nn.Module, n_stages: int) -> tuple[masking.StagedMaskLogits, dict]:
+    """Staged logits of every TinyCNN tensor drawn from N(0, 2²) (masks far from all-ones), and the parameters."""
+    staged = masking.StagedMaskLogits.for_model(model, NAMES, n_stages)
     with torch.no_grad():
         for _, logit in staged.items():
             logit.normal_(0, 2)
-    params = dict(model.named_parameters())
-    uniforms = {n: torch.rand(k, n_stages, *params[n].shape) for n in names}
+    return staged, dict(model.named_parameters())
+
+
+def test_staged_forward_and_gradients_equal_separate_stages(monkeypatch):
+    torch.manual_seed(0)
+    model = TinyCNN()
+    n_stages, k, per_stage = 3, 2, 4
+    staged, params = spread_logits(model, n_stages)
+    uniforms = {n: torch.rand(k, n_stages, *params[n].shape) for n in NAMES}
     inputs = torch.randn(n_stages * per_stage, 2, 4, 4)
     targets = torch.randint(0, 5, (n_stages * per_stage,))
 
-    fixed_uniforms(monkeypatch, [uniforms[n] for n in names])
+    fixed_uniforms(monkeypatch, [uniforms[n] for n in NAMES])
     out = masking.forward_with_samples(model, staged, inputs, k)
     per_stage_loss = nn.functional.cross_entropy(out, targets, reduction="none").reshape(n_stages, -1).mean(1)
     per_stage_loss.sum().backward()
 
     for s in range(n_stages):
-        single = masking.MaskLogits.for_model(model, names)
+        single = masking.MaskLogits.for_model(model, NAMES)
         with torch.no_grad():
             for name, logit in single.items():
                 logit.copy_(dict(staged.items())[name][s])
-        fixed_uniforms(monkeypatch, [uniforms[n][:, s] for n in names])
+        fixed_uniforms(monkeypatch, [uniforms[n][:, s] for n in NAMES])
         block = slice(s * per_stage, (s + 1) * per_stage)
         alone = masking.forward_with_samples(model, single, inputs[block], k)
         torch.testing.assert_close(alone, out[block])
@@ -102,14 +109,9 @@ def test_the_chunk_loop_back_propagates_exactly_what_indexing_each_chunk_would(m
     torch.manual_seed(1)
     model = TinyCNN()
     model.vmap_mask_samples = False
-    names = ["conv.weight", "conv.bias", "output.weight", "output.bias"]
     n_stages, k, per_chunk = 3, 4, 2
-    staged = masking.StagedMaskLogits.for_model(model, names, n_stages)
-    with torch.no_grad():
-        for _, logit in staged.items():
-            logit.normal_(0, 2)
-    params = dict(model.named_parameters())
-    uniforms = [torch.rand(k, n_stages, *params[n].shape) for n in names]
+    staged, params = spread_logits(model, n_stages)
+    uniforms = [torch.rand(k, n_stages, *params[n].shape) for n in NAMES]
     inputs = torch.randn(n_stages * k * per_chunk, 2, 4, 4)
 
     fixed_uniforms(monkeypatch, uniforms)
