@@ -54,6 +54,17 @@ MAJORITY = 0.5  # "most networks": a share of at least one half
 CLAIM_STATUSES = ("reproduced", "partly reproduced", "not reproduced", "not measurable")
 
 
+CLASS_DROP, OTHER_CLASS_SHARE = 0.5, 0.25  # CIFAR class removal: the removed class's drop, the others' share of it
+
+
+def class_specific(removed_drop: float, other_ratio: float) -> bool | None:
+    """Removing one class's mask is class-specific when that class loses at least half of its control accuracy
+    (relative drop) and no other class loses more than a quarter of that; ``None`` when the drop is unknown."""
+    if math.isnan(removed_drop):
+        return None
+    return removed_drop >= CLASS_DROP and other_ratio <= OTHER_CLASS_SHARE
+
+
 BINARY_UNDECIDED = 0.01  # masks are effectively binary when at most 1% of every model's logits are undecided
 
 

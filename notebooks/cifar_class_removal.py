@@ -218,15 +218,15 @@ tables.metrics_table(metrics)
 # when every removed class is class-specific, *partly reproduced* when some are.
 
 # %%
-is_specific = {c: None if np.isnan(by_class[c]) else by_class[c] >= 0.5 and metrics[f"other_ratio_{names[c]}"] <= 0.25
-               for c in classes}
+is_specific = {c: verdicts.class_specific(by_class[c], metrics[f"other_ratio_{names[c]}"]) for c in classes}
 specific = [names[c] for c in classes if is_specific[c]]
+not_specific = [names[c] for c in classes if not is_specific[c]]
 glue("claim_status", verdicts.claim_status(is_specific.values()))
 verdict = (f"Removing a class's mask costs that class {metrics['removed_class_rel_drop']:.1%} of its control accuracy "
            f"on average (worst: {names[worst]}, {by_class[worst]:.1%}); the largest drop of any other class is "
            f"{metrics['other_class_max_rel_drop_ratio']:.1%} of the removed class's on average (at most "
            f"{metrics['max_other_ratio']:.1%}). Class-specific by the rule above: {len(specific)} of {len(classes)} "
-           f"classes" + (f" ({', '.join(specific)})" if 0 < len(specific) < len(classes) else "") + ". A class mask "
+           f"classes" + (f" (not {', '.join(not_specific)})" if 0 < len(specific) < len(classes) else "") + ". A class mask "
            f"keeps {metrics['kept_of_control']:.1%} of the control mask's weights, against "
            f"{metrics['kept_of_control_chance']:.1%} for an independent mask of its densities.")
 glue("verdict", verdict)

@@ -237,3 +237,11 @@ def test_a_numpy_scalar_is_shown_like_a_float():
 
 def test_an_undefined_judged_number_reads_nan():
     assert judged.shown_against(float("nan"), [0.5]) == "nan"
+
+
+def test_a_class_removal_is_specific_at_half_the_drop_and_a_quarter_for_the_others():
+    assert verdicts.class_specific(0.5, 0.25) is True  # both limits included
+    assert verdicts.class_specific(0.4999, 0.0) is False
+    assert verdicts.class_specific(0.99, 0.2501) is False
+    assert verdicts.class_specific(0.99, float("nan")) is False  # no other-class ratio: not shown specific
+    assert verdicts.class_specific(float("nan"), 0.1) is None
