@@ -119,8 +119,8 @@ def test_the_chunk_loop_back_propagates_exactly_what_indexing_each_chunk_would(m
     looped = {n: logit.grad.clone() for n, logit in staged.items()}
 
     staged.zero_grad()
-    samples = {n: masking._HardConcreteSample.apply(params[n], logit, u).transpose(0, 1).flatten(0, 1)
-               for u, (n, logit) in zip(uniforms, staged.items())}
+    fixed_uniforms(monkeypatch, uniforms)
+    samples = {n: masking.sample_masked_weights(params[n], logit, k, n_stages) for n, logit in staged.items()}
     chunks = inputs.reshape(n_stages * k, per_chunk, 2, 4, 4)
     outs = [torch.func.functional_call(model, {n: w[g] for n, w in samples.items()}, (chunks[g],), strict=False)
             for g in range(n_stages * k)]
