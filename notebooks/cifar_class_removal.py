@@ -144,7 +144,8 @@ plots.heatmaps({"predictions of the removed class": moved}, rows=[f"without {nam
 # ## Per class: the removed class's drop, and the largest drop of any other class relative to it
 # Left: the removed class's accuracy drop relative to its control accuracy, 100·(−D_c[c,c])/C₀[c,c]. Right:
 # the largest relative drop of any *other* class as a percentage of the removed class's (0 when no other
-# class drops). Mean over seeds; error bars one sample std.
+# class drops). Mean over seeds; error bars one sample std. Dashed: the limits of the rule that judges each class
+# below (the removed class's drop at least this high, the other classes' at most this high).
 
 # %%
 rows = [{"class": names[c], "seed": seed, "measure": "removed class: relative drop", "value": r["per_class"][c]["rel_drop"]}
@@ -153,9 +154,10 @@ rows += [{"class": names[c], "seed": seed, "measure": "largest other class / rem
           "value": r["per_class"][c]["other_ratio"]} for seed, r in enumerate(results) for c in classes]
 drops = pd.DataFrame(rows)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-for ax, measure in zip(axes, drops["measure"].unique()):
+for ax, measure, limit in zip(axes, drops["measure"].unique(), (verdicts.CLASS_DROP, verdicts.OTHER_CLASS_SHARE)):
     plots.grouped_bars(drops[drops.measure == measure], x="class", y="value", hue="measure", ylabel="%",
                        title=measure, ax=ax, percent=True)
+    ax.axhline(limit * 100, ls="--", color="black", lw=1)
     ax.get_legend().remove()
     ax.tick_params(axis="x", labelrotation=45)
 axes[1].set_ylim(0, max(10, drops[drops.measure != drops["measure"].unique()[0]]["value"].max() * 110))
